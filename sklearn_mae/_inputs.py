@@ -1,0 +1,155 @@
+"""Input handling shared by every estimator: validation, image layout and scaling.
+
+Data flows one way through this module: ``validate_input`` (array-likes to a
+float array) -> ``Layout.to_samples`` (a view shaped ``(n, *sample_shape)``) ->
+``Scaler.to_tensor`` (scaled float32 tensor for the network) and back with
+``Scaler.to_numpy`` (network units to input units, flattened).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.utils.validation import validate_data
+
+MIN_AUTO_IMAGE_FEATURES = 64
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How one sample is shaped: as passed by the user and as seen by the network.
+
+    ``sample_shape`` is ``(C, H, W)`` for images and ``(n_features,)`` for tabular data.
+    """
+
+    input_shape: tuple[int, ...]
+    sample_shape: tuple[int, ...]
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.sample_shape) == 3
+
+    @property
+    def n_features(self) -> int:
+        return math.prod(self.sample_shape)
+
+    def to_samples(self, X: np.ndarray) -> np.ndarray:
+        """View ``X`` as ``(n, *sample_shape)``, checking it matches the fitted layout."""
+        if tuple(X.shape[1:]) != self.input_shape:
+            raise ValueError(
+                f"X has samples of shape {tuple(X.shape[1:])}, but this estimator was "
+                f"fitted on samples of shape {self.input_shape}. Pass data shaped like "
+                "the training data."
+            )
+        return X.reshape(X.shape[0], *self.sample_shape)
+
+
+def resolve_layout(input_shape: tuple[int, ...], image_shape) -> Layout:
+    """Decide whether samples are images, and their ``(C, H, W)``, from the data and params."""
+    input_shape = tuple(int(s) for s in input_shape)
+    n_features = math.prod(input_shape)
+    if isinstance(image_shape, str):  # "auto"
+        if len(input_shape) == 3:
+            return Layout(input_shape, input_shape)
+        if len(input_shape) == 2:
+            return Layout(input_shape, (1, *input_shape))
+        side = math.isqrt(n_features)
+        if n_features >= MIN_AUTO_IMAGE_FEATURES and side * side == n_features:
+            return Layout(input_shape, (1, side, side))
+        return Layout(input_shape, (n_features,))
+    if image_shape is None:
+        if len(input_shape) != 1:
+            raise ValueError(
+                f"image_shape=None treats samples as tabular rows, but X has samples of "
+                f"shape {input_shape}. Pass 2-D data or set image_shape='auto'."
+            )
+        return Layout(input_shape, input_shape)
+    shape = tuple(int(s) for s in image_shape)
+    if len(shape) not in (2, 3) or min(shape) < 1:
+        raise ValueError(
+            f"image_shape must be 'auto', None, (H, W) or (C, H, W) with positive sizes; "
+            f"got {image_shape!r}."
+        )
+    sample_shape = shape if len(shape) == 3 else (1, *shape)
+    if math.prod(sample_shape) != n_features or (
+        len(input_shape) > 1 and input_shape[-2:] != sample_shape[-2:]
+    ):
+        raise ValueError(
+            f"image_shape={image_shape!r} does not match X: its samples have shape "
+            f"{input_shape} ({n_features} values) but image_shape holds "
+            f"{math.prod(sample_shape)}. Pass the shape of one image, e.g. (28, 28) for "
+            "784 features, or leave image_shape='auto'."
+        )
+    return Layout(input_shape, sample_shape)
+
+
+def validate_input(estimator, X, *, reset: bool, allow_nan: bool = True) -> np.ndarray:
+    """Check X (any array-like, 2-D to 4-D) and return it as a float32/float64 array.
+
+    Never modifies X: a copy is made whenever a conversion is needed, and later
+    stages only read from the returned array.
+    """
+    if sp.issparse(X):
+        warnings.warn(
+            "MaskedAutoencoder needs dense data; sparse X is converted with .toarray(), "
+            "which may use a lot of memory.",
+            UserWarning,
+            stacklevel=3,
+        )
+        X = X.toarray()
+    X = validate_data(
+        estimator,
+        X,
+        reset=reset,
+        allow_nd=True,
+        dtype=[np.float32, np.float64],
+        ensure_all_finite="allow-nan" if allow_nan else True,
+        ensure_min_samples=2 if reset else 1,
+    )
+    if X.ndim > 4:
+        raise ValueError(
+            f"X has {X.ndim} dimensions; expected 2-D (n_samples, n_features), "
+            "3-D (n_samples, H, W) or 4-D (n_samples, C, H, W)."
+        )
+    return X
+
+
+class Scaler:
+    """Affine input scaling learnt in ``fit``: per-channel min-max for images, standardisation
+    per feature for tabular data. Missing values (NaN) are ignored when fitting."""
+
+    def __init__(self, samples: np.ndarray, is_image: bool):
+        axes = (0, 2, 3) if is_image else (0,)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices, checked below
+            if is_image:
+                offset = np.nanmin(samples, axis=axes, keepdims=True)
+                span = np.nanmax(samples, axis=axes, keepdims=True) - offset
+            else:
+                offset = np.nanmean(samples, axis=axes, keepdims=True)
+                span = np.nanstd(samples, axis=axes, keepdims=True)
+        if np.isnan(offset).any():
+            where = np.flatnonzero(np.isnan(offset.ravel())).tolist()
+            kind = "channel" if is_image else "feature"
+            raise ValueError(
+                f"{kind.capitalize()}(s) {where} are missing (NaN) in every training sample; "
+                f"nothing can be learnt about them. Drop those {kind}s or fill them first."
+            )
+        span = np.where(span > 1e-12 * np.maximum(1.0, np.abs(offset)), span, 1.0)
+        self.offset = offset.astype(np.float32)[0]
+        self.scale = span.astype(np.float32)[0]
+
+    def to_tensor(self, samples: np.ndarray) -> torch.Tensor:
+        """Scale a batch of samples (NaN kept) into a new float32 tensor."""
+        scaled = (samples.astype(np.float32) - self.offset) / self.scale
+        return torch.from_numpy(np.ascontiguousarray(scaled, dtype=np.float32))
+
+    def to_numpy(self, tensor: torch.Tensor, dtype=np.float64) -> np.ndarray:
+        """Undo the scaling of network outputs and flatten them to ``(n, n_features)``."""
+        values = tensor.detach().to("cpu", torch.float32).numpy() * self.scale + self.offset
+        return values.reshape(values.shape[0], -1).astype(dtype, copy=False)

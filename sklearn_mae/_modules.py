@@ -1,0 +1,136 @@
+"""PyTorch autoencoders with one interface shared by every architecture.
+
+Each module is built from ``(sample_shape, latent_dim, width)`` and implements
+
+- ``encode(x, visible) -> z``: latent vectors from inputs where only the entries
+  with ``visible`` true are seen (the others are zeroed, and the mask itself is
+  an extra input so a hidden entry is never confused with a zero);
+- ``decode(z) -> x_hat``: reconstructions shaped like ``x``;
+- ``forward(x, visible) = decode(encode(x, visible))``.
+
+Adding an architecture means one class here and one line in ``ARCHITECTURES``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class MaskedAutoencoderModule(nn.Module):
+    """Base class: stores the sizes and implements ``forward`` from encode/decode."""
+
+    def __init__(self, sample_shape: tuple[int, ...], latent_dim: int, width: int):
+        super().__init__()
+        self.sample_shape = tuple(sample_shape)
+        self.latent_dim = latent_dim
+        self.width = width
+
+    def encode(self, x: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x, visible))
+
+
+def masked_input(x: torch.Tensor, visible: torch.Tensor, dim: int) -> torch.Tensor:
+    """Hidden entries zeroed, with the visibility mask appended along ``dim``."""
+    visible = visible.expand_as(x).to(x.dtype)
+    return torch.cat([x * visible, visible], dim=dim)
+
+
+def conv_block(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.GELU(),
+    )
+
+
+def upsample_block(c_in: int, c_out: int) -> nn.Sequential:
+    """x2 upsampling by sub-pixel convolution: cheaper on CPU than ConvTranspose."""
+    return nn.Sequential(
+        nn.Conv2d(c_in, 4 * c_out, 3, padding=1, bias=False),
+        nn.PixelShuffle(2),
+        nn.BatchNorm2d(c_out),
+        nn.GELU(),
+    )
+
+
+class ConvAutoencoder(MaskedAutoencoderModule):
+    """Two stride-2 conv stages to a linear bottleneck; a sub-pixel conv decoder.
+
+    Works for any ``(C, H, W)``: odd sides are rounded up by the strided convs and
+    the decoder's output is cropped back to ``H x W``.
+    """
+
+    def __init__(self, sample_shape: tuple[int, int, int], latent_dim: int, width: int):
+        super().__init__(sample_shape, latent_dim, width)
+        channels, height, width_px = sample_shape
+        self.grid = (math.ceil(height / 4), math.ceil(width_px / 4))
+        n_grid = 4 * width * self.grid[0] * self.grid[1]
+        self.encoder = nn.Sequential(
+            conv_block(2 * channels, width),
+            conv_block(width, 2 * width, stride=2),
+            conv_block(2 * width, 4 * width, stride=2),
+            nn.Flatten(),
+            nn.Linear(n_grid, latent_dim),
+        )
+        self.expand = nn.Sequential(nn.Linear(latent_dim, n_grid), nn.GELU())
+        self.decoder = nn.Sequential(
+            upsample_block(4 * width, 2 * width),
+            upsample_block(2 * width, width),
+            nn.Conv2d(width, channels, 3, padding=1),
+        )
+        self.to(memory_format=torch.channels_last)
+
+    def encode(self, x: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+        inputs = masked_input(x, visible, dim=1)
+        return self.encoder(inputs.contiguous(memory_format=torch.channels_last))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        grid = self.expand(z).view(-1, 4 * self.width, *self.grid)
+        out = self.decoder(grid.contiguous(memory_format=torch.channels_last))
+        _, height, width_px = self.sample_shape
+        return out[:, :, :height, :width_px].contiguous()
+
+
+class MLPAutoencoder(MaskedAutoencoderModule):
+    """Fully connected autoencoder for tabular rows (or flattened images)."""
+
+    def __init__(self, sample_shape: tuple[int, ...], latent_dim: int, width: int):
+        super().__init__(sample_shape, latent_dim, width)
+        n_features = math.prod(sample_shape)
+        hidden = 16 * width
+        self.encoder = nn.Sequential(
+            nn.Linear(2 * n_features, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, latent_dim),
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(latent_dim, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, n_features),
+        )
+
+    def encode(self, x: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+        flat = x.flatten(1)
+        return self.encoder(masked_input(flat, visible.expand_as(x).flatten(1), dim=1))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z).view(-1, *self.sample_shape)
+
+
+ARCHITECTURES: dict[str, type[MaskedAutoencoderModule]] = {
+    "conv": ConvAutoencoder,
+    "mlp": MLPAutoencoder,
+}

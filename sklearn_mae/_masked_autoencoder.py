@@ -68,6 +68,9 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         Reconstruction loss on the hidden entries only (as in He et al.) or on all.
     architecture : {"auto", "conv", "mlp"}, default="auto"
         ``"auto"`` uses ``"conv"`` for images and ``"mlp"`` for tabular data.
+    module_params : dict or None, default=None
+        Extra keyword arguments for the architecture's module (e.g. depths of a
+        transformer); validated by the module itself.
     image_shape : "auto", None, (H, W) or (C, H, W), default="auto"
         Shape of one image. ``"auto"`` reads 3-D/4-D input as images and treats 2-D
         input with a perfect-square number of features (at least 64) as square
@@ -131,6 +134,7 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         "patch_size": [Interval(Integral, 1, None, closed="left")],
         "loss_on": [StrOptions({"masked", "all"})],
         "architecture": [StrOptions(set(ARCHITECTURES) | {"auto"})],
+        "module_params": [dict, None],
         "image_shape": [StrOptions({"auto"}), tuple, list, None],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -152,6 +156,7 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         patch_size: int = 4,
         loss_on: str = "masked",
         architecture: str = "auto",
+        module_params: dict | None = None,
         image_shape="auto",
         max_epochs: int = 20,
         batch_size: int = 128,
@@ -169,6 +174,7 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         self.patch_size = patch_size
         self.loss_on = loss_on
         self.architecture = architecture
+        self.module_params = module_params
         self.image_shape = image_shape
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -229,7 +235,10 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             module = ARCHITECTURES[architecture](
-                layout.sample_shape, latent_dim=self.latent_dim, width=self.width
+                layout.sample_shape,
+                latent_dim=self.latent_dim,
+                width=self.width,
+                **(self.module_params or {}),
             )
         steps = self.max_epochs * math.ceil(n_samples / self.batch_size)
         callbacks = [("lr_schedule", WarmupCosineLR(total_steps=steps))]

@@ -1,0 +1,161 @@
+"""Shared pieces of the benchmark scripts: data, metrics, timing, memory, tables."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.cluster import KMeans
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn_mae.datasets import mnist_split
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DEFAULT_MNIST_DIR = os.environ.get(
+    "SKLEARN_MAE_MNIST_DIR", str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+                                 / "mnist10k")
+)
+
+
+def add_common_args(parser) -> None:
+    parser.add_argument("--mnist-dir", default=DEFAULT_MNIST_DIR,
+                        help="folder with the MNIST t10k IDX files (default: %(default)s)")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny smoke run: subsampled data, few epochs")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--out", default=str(RESULTS), help="where tables are written")
+
+
+def load(name: str, mnist_dir: str, quick: bool):
+    """``(X_train, X_test, y_train, y_test, image_shape)`` under the shared protocol."""
+    if name == "mnist":
+        X_train, X_test, y_train, y_test = mnist_split(mnist_dir)
+    else:
+        X, y = load_digits(return_X_y=True)
+        X_train, X_test, y_train, y_test = train_test_split(
+            (X / 16.0).astype(np.float32), y, test_size=0.25, stratify=y, random_state=0
+        )
+    if quick:
+        X_train, y_train = X_train[:1000], y_train[:1000]
+        X_test, y_test = X_test[:400], y_test[:400]
+    side = int(np.sqrt(X_train.shape[1]))
+    return X_train, X_test, y_train, y_test, (1, side, side)
+
+
+def linear_probe(F_train, F_test, y_train, y_test) -> float:
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000))
+    return float(clf.fit(F_train, y_train).score(F_test, y_test))
+
+
+def clustering(F_test, y_test) -> tuple[float, float]:
+    labels = KMeans(n_clusters=10, n_init=10, random_state=0).fit_predict(F_test)
+    return (float(normalized_mutual_info_score(y_test, labels)),
+            float(adjusted_rand_score(y_test, labels)))
+
+
+def inpainting_mask(X: np.ndarray, ratio: float = 0.5, seed: int = 1) -> np.ndarray:
+    """The protocol's hidden pixels: ``rng.random(X.shape) > ratio`` marks the VISIBLE ones."""
+    return ~(np.random.default_rng(seed).random(X.shape) > ratio)
+
+
+def block_mask(X: np.ndarray, side: int, block: int = 8, seed: int = 1) -> np.ndarray:
+    """One random ``block x block`` square hidden per image."""
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((len(X), side, side), dtype=bool)
+    for i, (r, c) in enumerate(rng.integers(0, side - block + 1, size=(len(X), 2))):
+        mask[i, r : r + block, c : c + block] = True
+    return mask.reshape(X.shape)
+
+
+def hidden_mse(filled: np.ndarray, X: np.ndarray, hidden: np.ndarray) -> float:
+    return float(np.mean((filled[hidden] - X[hidden]) ** 2))
+
+
+class PeakRSS:
+    """Peak resident memory of this process while the block runs, sampled every 5 ms."""
+
+    def __init__(self):
+        self.page = os.sysconf("SC_PAGE_SIZE")
+
+    def rss(self) -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * self.page
+
+    def __enter__(self):
+        self.start = self.peak = self.rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, self.rss())
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.rss())
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak / 2**20
+
+    @property
+    def growth_mb(self) -> float:
+        return (self.peak - self.start) / 2**20
+
+
+@contextmanager
+def timer():
+    box = {}
+    start = time.perf_counter()
+    yield box
+    box["seconds"] = time.perf_counter() - start
+
+
+def machine() -> dict:
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+def fmt(value, spec: str) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "—"
+    return format(value, spec)
+
+
+def markdown_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
+    """``columns``: (key, header, format spec)."""
+    lines = ["| " + " | ".join(h for _, h, _ in columns) + " |",
+             "|" + "|".join("---" for _ in columns) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(
+            str(row.get(k, "—")) if spec == "s" else fmt(row.get(k), spec)
+            for k, _, spec in columns) + " |")
+    return "\n".join(lines)
+
+
+def write_results(out: str, name: str, text: str, payload: dict) -> None:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.md").write_text(text + "\n")
+    (out / f"{name}.json").write_text(json.dumps({**payload, "machine": machine()}, indent=2))
+    print(f"\nwritten: {out / (name + '.md')} and {name}.json")

@@ -234,12 +234,18 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     def _build_net(self, layout: Layout, architecture: str, n_samples: int, seed: int):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            module = ARCHITECTURES[architecture](
-                layout.sample_shape,
-                latent_dim=self.latent_dim,
-                width=self.width,
-                **(self.module_params or {}),
-            )
+            try:
+                module = ARCHITECTURES[architecture](
+                    layout.sample_shape,
+                    latent_dim=self.latent_dim,
+                    width=self.width,
+                    **(self.module_params or {}),
+                )
+            except TypeError as exc:
+                raise ValueError(
+                    f"module_params={self.module_params!r} are not accepted by the "
+                    f"{architecture!r} architecture ({exc}). Check the parameter names."
+                ) from exc
         steps = self.max_epochs * math.ceil(n_samples / self.batch_size)
         callbacks = [("lr_schedule", WarmupCosineLR(total_steps=steps))]
         if self.verbose:

@@ -281,6 +281,7 @@ def test_mask_ratio_outside_range(small, ratio):
         ({"architecture": "conv", "image_shape": None}, "architecture='conv' needs images"),
         ({"mask_type": "square"}, "mask_type"),
         ({"device": "nonsense"}, "device"),
+        ({"module_params": {"depth": 3}}, "module_params"),
     ],
 )
 def test_bad_parameters_raise_clear_errors(small, params, match):

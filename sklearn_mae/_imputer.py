@@ -23,8 +23,10 @@ class MaskedAutoencoderImputer(MaskedAutoencoder):
     network learns to predict entries it cannot see. ``transform`` returns X with
     the missing entries filled and every observed entry unchanged, bit for bit.
 
-    Takes every parameter of :class:`MaskedAutoencoder` (same defaults, same shape
-    rules: images use the conv model, tabular rows the MLP), plus:
+    Takes every parameter of :class:`MaskedAutoencoder` (same shape rules: images use
+    the conv model, tabular rows the MLP) with the same defaults except
+    ``consistency=0``: the two-view feature objective helps clustering, not filling
+    in, so the imputer trains on reconstruction alone. Plus:
 
     Parameters
     ----------
@@ -75,13 +77,15 @@ class MaskedAutoencoderImputer(MaskedAutoencoder):
         mask_type: str = "pixel",
         patch_size: int = 4,
         loss_on: str = "masked",
+        consistency: float = 0.0,
+        max_shift: float = 0.075,
         architecture: str = "auto",
         module_params: dict | None = None,
         image_shape="auto",
         max_epochs: int = 20,
         batch_size: int = 128,
-        lr: float = 2e-3,
-        weight_decay: float = 1e-4,
+        lr: float = 3e-3,
+        weight_decay: float = 0.05,
         device: str = "auto",
         random_state=None,
         verbose: int = 0,
@@ -94,6 +98,8 @@ class MaskedAutoencoderImputer(MaskedAutoencoder):
             mask_type=mask_type,
             patch_size=patch_size,
             loss_on=loss_on,
+            consistency=consistency,
+            max_shift=max_shift,
             architecture=architecture,
             module_params=module_params,
             image_shape=image_shape,

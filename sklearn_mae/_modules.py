@@ -130,7 +130,10 @@ class MLPAutoencoder(MaskedAutoencoderModule):
         return self.decoder(z).view(-1, *self.sample_shape)
 
 
+from ._vit import VisionTransformerAutoencoder  # noqa: E402 (it subclasses the base above)
+
 ARCHITECTURES: dict[str, type[MaskedAutoencoderModule]] = {
     "conv": ConvAutoencoder,
     "mlp": MLPAutoencoder,
+    "vit": VisionTransformerAutoencoder,
 }

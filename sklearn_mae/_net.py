@@ -2,7 +2,9 @@
 
 Behaviour is changed through skorch's hooks only: ``get_iterator`` (fast tensor
 batches, shuffled by the net's own generator), ``train_step_single`` (draw a
-fresh mask for every batch, reconstruct, masked loss) and ``get_loss``.
+fresh mask for every batch, reconstruct, masked loss; optionally two shifted,
+differently masked views of each sample under a VICReg loss on their latents)
+and ``get_loss``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from skorch.callbacks import Callback
 from skorch.dataset import unpack_data
 from torch import nn
 
+from ._invariance import random_shift, vicreg_loss
 from ._masking import random_mask
 
 
@@ -55,7 +58,7 @@ class TensorBatches:
 class WarmupCosineLR(Callback):
     """Linear warm-up over the first ``warmup`` fraction of steps, then cosine decay."""
 
-    def __init__(self, total_steps: int, warmup: float = 0.05):
+    def __init__(self, total_steps: int, warmup: float = 0.1):
         self.total_steps = total_steps
         self.warmup = warmup
 
@@ -94,6 +97,8 @@ class MaskedAutoencoderNet(NeuralNet):
         mask_type: str = "pixel",
         patch_size: int = 4,
         loss_on: str = "masked",
+        consistency: float = 0.0,
+        max_shift: int = 0,  # pixels
         seed: int = 0,
         **kwargs,
     ):
@@ -102,6 +107,8 @@ class MaskedAutoencoderNet(NeuralNet):
         self.mask_type = mask_type
         self.patch_size = patch_size
         self.loss_on = loss_on
+        self.consistency = consistency
+        self.max_shift = max_shift
         self.seed = seed
 
     def initialize(self):
@@ -125,10 +132,16 @@ class MaskedAutoencoderNet(NeuralNet):
         )
         return hidden.to(x.device, non_blocking=True)
 
+    def two_views(self) -> bool:
+        """Whether training pairs two views of each sample under the VICReg loss."""
+        return self.consistency > 0 and not hasattr(self.module_, "training_loss")
+
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
         x, _ = unpack_data(batch)
         x = x.to(self.device, non_blocking=True)
+        if self.two_views():
+            x = torch.cat([random_shift(x, self.max_shift, self.generator_) for _ in range(2)])
         observed = ~torch.isnan(x)
         hidden = self.draw_mask(x)
         visible = observed & ~hidden
@@ -138,8 +151,11 @@ class MaskedAutoencoderNet(NeuralNet):
             # the module's own objective, e.g. a loss on normalised targets, not its outputs
             loss, y_pred = self.module_.training_loss(target, visible, scored), None
         else:
-            y_pred = self.infer(target, visible=visible, **fit_params)
+            z = self.module_.encode(target, visible)
+            y_pred = self.module_.decode(z)
             loss = self.get_loss(y_pred, (target, scored), X=x, training=True)
+            if self.two_views():
+                loss = loss + self.consistency * vicreg_loss(*z.chunk(2))
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
 

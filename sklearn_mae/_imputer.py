@@ -82,7 +82,7 @@ class MaskedAutoencoderImputer(MaskedAutoencoder):
         architecture: str = "auto",
         module_params: dict | None = None,
         image_shape="auto",
-        max_epochs: int = 20,
+        max_epochs: int | str = "auto",
         batch_size: int = 128,
         lr: float = 3e-3,
         weight_decay: float = 0.05,

@@ -84,8 +84,10 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         Shape of one image. ``"auto"`` reads 3-D/4-D input as images and treats 2-D
         input with a perfect-square number of features (at least 64) as square
         one-channel images; ``None`` forces tabular rows.
-    max_epochs : int, default=20
-        Passes over the training data.
+    max_epochs : int or "auto", default="auto"
+        Passes over the training data. ``"auto"``: 20 for images; for tabular rows
+        enough passes for about 500 optimiser steps (between 20 and 500 passes), since
+        small tables give few steps per pass and an MLP step is cheap.
     batch_size : int, default=128
         Mini-batch size for training.
     lr : float, default=3e-3
@@ -147,7 +149,7 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         "architecture": [StrOptions(set(ARCHITECTURES) | {"auto"})],
         "module_params": [dict, None],
         "image_shape": [StrOptions({"auto"}), tuple, list, None],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
@@ -171,7 +173,7 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         architecture: str = "auto",
         module_params: dict | None = None,
         image_shape="auto",
-        max_epochs: int = 20,
+        max_epochs: int | str = "auto",
         batch_size: int = 128,
         lr: float = 3e-3,
         weight_decay: float = 0.05,
@@ -261,7 +263,11 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                     f"module_params={self.module_params!r} are not accepted by the "
                     f"{architecture!r} architecture ({exc}). Check the parameter names."
                 ) from exc
-        steps = self.max_epochs * math.ceil(n_samples / self.batch_size)
+        batches = math.ceil(n_samples / self.batch_size)
+        epochs = self.max_epochs
+        if epochs == "auto":
+            epochs = 20 if layout.is_image else min(500, max(20, math.ceil(500 / batches)))
+        steps = epochs * batches
         callbacks = [("lr_schedule", WarmupCosineLR(total_steps=steps))]
         if self.verbose:
             callbacks.append(("progress", ProgressBar()))
@@ -271,7 +277,7 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             optimizer=torch.optim.AdamW,
             optimizer__weight_decay=self.weight_decay,
             lr=self.lr,
-            max_epochs=self.max_epochs,
+            max_epochs=epochs,
             batch_size=self.batch_size,
             train_split=None,
             callbacks=callbacks,

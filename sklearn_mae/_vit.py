@@ -22,10 +22,10 @@ Choices this interface asks for (``visible`` is per pixel, ``z`` must decode alo
 - **The latent.** ``transform`` shows every patch. By default (``pool="flatten"``) each
   patch's output is reduced to a few values, laid out by position and mapped linearly to
   ``z``; hidden patches give zeros and the sum is rescaled by the share seen, like inverted
-  dropout. Measured on MNIST-10k (8 epochs, lr 5e-4), a linear probe on this ``z`` beat
-  the mean over visible patches and the class token by 15-20 points (see
-  ``benchmarks/vit.py``): a pooled vector loses where things are, and MNIST digits are
-  told apart by where their strokes lie.
+  dropout. On MNIST-10k (6-8 epochs, lr 5e-4, batch 64) a linear probe on this ``z``
+  reached 0.92 against 0.70 for the mean over visible patches and 0.78 for the class
+  token, whose training loss also stalled higher: a pooled vector loses where the strokes
+  lie, which is most of what tells digits apart.
 - **Decoding from z alone.** ``decode(z)`` runs the decoder with every patch a mask token.
   Training decodes a fixed share of each batch that way (``latent_share``), so
   ``inverse_transform`` is trained for what it does and ``z`` has to carry the image.
@@ -140,6 +140,13 @@ class VisionTransformerAutoencoder(MaskedAutoencoderModule):
         way to the decoder (also in ``forward``); ``0`` leaves ``decode`` untrained.
     norm_pix_loss : bool, default=False
         Train on per-patch normalised pixels (He et al.); outputs stay in pixels.
+
+    Notes
+    -----
+    Use ``mask_type="patch"`` with the same ``patch_size`` in the estimator: pixel masks
+    leave every patch partly visible, so the encoder gets no shorter. The transformer
+    wants a smaller step than the conv default: on MNIST-10k, AdamW at lr 2e-3 (batch 128)
+    kept the loss at the mean image for 500 steps, while lr 5e-4 (batch 64) learned.
     """
 
     def __init__(

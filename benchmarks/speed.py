@@ -44,7 +44,7 @@ def plain_loop(module, data, *, epochs, batch_size, lr, weight_decay, est, seed=
         for i in range(0, len(data), batch_size):
             x = data[order[i : i + batch_size]]
             if est.consistency > 0:
-                x = torch.cat([random_shift(x, est.max_shift, generator) for _ in range(2)])
+                x = torch.cat([random_shift(x, est.net_.max_shift, generator) for _ in range(2)])
             hidden = random_mask(len(x), tuple(x.shape[1:]), ratio=est.mask_ratio,
                                  mask_type=est.mask_type, patch_size=est.patch_size,
                                  generator=generator)

@@ -107,7 +107,7 @@ def main(argv=None) -> None:
     rows = []
 
     # 1. estimator vs plain loop, same module, masks and batches; best of `repeats`
-    repeats = 1 if args.quick else 3
+    repeats = 1 if args.quick else 5
     est_times, loop_times = [], []
     for _ in range(repeats):
         est = MaskedAutoencoder(random_state=0, max_epochs=epochs)
@@ -118,12 +118,15 @@ def main(argv=None) -> None:
         module = type(est.net_.module_)(est.layout_.sample_shape, est.latent_dim, est.width)
         loop_times.append(plain_loop(module, data, epochs=epochs, batch_size=est.batch_size,
                                      lr=est.lr, weight_decay=est.weight_decay, est=est))
-    overhead = min(est_times) / min(loop_times)
+    # run-to-run noise on a shared 2-core machine exceeds the overhead: compare each fit
+    # with the loop run right after it, and report the median of those ratios
+    overhead = float(np.median(np.array(est_times) / np.array(loop_times)))
     n_seen = epochs * len(X_train)
     rows.append({"measure": "estimator fit / plain PyTorch loop (same module, masks, batches)",
                  "value": f"{overhead:.3f}x",
-                 "detail": f"{min(est_times):.2f} s vs {min(loop_times):.2f} s, {epochs} epochs "
-                           f"x {len(X_train)} images, best of {repeats}"})
+                 "detail": "median of paired runs; " + ", ".join(
+                     f"{e:.2f}/{lo:.2f} s" for e, lo in zip(est_times, loop_times, strict=True))
+                 + f"; {epochs} epochs x {len(X_train)} images"})
 
     # 2. defaults vs the article's architecture, same data, epochs, batch size
     article_s = article_loop(data, epochs=epochs, batch_size=est.batch_size)

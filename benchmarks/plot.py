@@ -18,11 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     quality = json.loads((ROOT / "benchmarks" / "results" / "quality.json").read_text())
-    rows = list(quality["mnist"])
-    vit = ROOT / "benchmarks" / "results" / "vit.json"
-    if vit.exists():
-        rows += [r for r in json.loads(vit.read_text()).get("rows", [])
-                 if r.get("probe") is not None and r.get("fit_s") is not None]
+    rows = quality["mnist"]
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     for row in rows:
         fit_s = row.get("fit_s") or 0.5  # raw pixels: nothing to fit

@@ -20,7 +20,7 @@ demo: $(VENV)/.installed
 	$(BIN)/sklearn-mae demo
 
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest --mnist-dir "$(MNIST_DIR)"
+	SKLEARN_MAE_MNIST_DIR="$(MNIST_DIR)" $(BIN)/python -m pytest
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check sklearn_mae tests benchmarks

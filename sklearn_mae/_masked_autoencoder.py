@@ -67,10 +67,11 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     loss_on : {"masked", "all"}, default="masked"
         Reconstruction loss on the hidden entries only (as in He et al.) or on all.
     consistency : float, default=0.04
-        Weight of a VICReg loss that asks two views of each sample (different masks,
-        images also shifted, see ``max_shift``) to share one latent vector.
-        It makes features cluster far better, at some cost in reconstruction; ``0``
-        trains on reconstruction alone (one view, half the compute per epoch).
+        Weight of a VICReg loss that asks two views of each image (different masks
+        and shifts, see ``max_shift``) to share one latent vector. It makes features
+        cluster far better, at some cost in reconstruction; ``0`` trains on
+        reconstruction alone (one view, half the compute per epoch). Tabular rows and
+        images too small to shift always train on one view.
     max_shift : float in [0, 0.5), default=0.075
         Largest random translation of an image view when ``consistency > 0``, as a
         fraction of the shorter image side, rounded down to whole pixels (2 pixels
@@ -85,9 +86,8 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         input with a perfect-square number of features (at least 64) as square
         one-channel images; ``None`` forces tabular rows.
     max_epochs : int or "auto", default="auto"
-        Passes over the training data. ``"auto"``: 20 for images; for tabular rows
-        enough passes for about 500 optimiser steps (between 20 and 500 passes), since
-        small tables give few steps per pass and an MLP step is cheap.
+        Passes over the training data. ``"auto"``: at least 20, and enough for about
+        500 optimiser steps on small data sets (at most 500 passes).
     batch_size : int, default=128
         Mini-batch size for training.
     lr : float, default=3e-3
@@ -266,8 +266,9 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         batches = math.ceil(n_samples / self.batch_size)
         epochs = self.max_epochs
         if epochs == "auto":
-            epochs = 20 if layout.is_image else min(500, max(20, math.ceil(500 / batches)))
+            epochs = min(500, max(20, math.ceil(500 / batches)))
         steps = epochs * batches
+        shift = int(self.max_shift * min(layout.sample_shape[1:])) if layout.is_image else 0
         callbacks = [("lr_schedule", WarmupCosineLR(total_steps=steps))]
         if self.verbose:
             callbacks.append(("progress", ProgressBar()))
@@ -287,9 +288,10 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             mask_type=self.mask_type,
             patch_size=self.patch_size,
             loss_on=self.loss_on,
-            consistency=self.consistency,
-            max_shift=int(self.max_shift * min(layout.sample_shape[1:])) if layout.is_image
-            else 0,
+            # the second view is a shifted one; where no shift is possible (tables, small
+            # images) mask-only views were measured to hurt the features, so train one view
+            consistency=self.consistency if shift > 0 else 0.0,
+            max_shift=shift,
             seed=seed,
         )
 

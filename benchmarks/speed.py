@@ -30,9 +30,9 @@ from article import ArticleAutoencoder
 from common import PeakRSS, add_common_args, load, markdown_table, write_results
 
 
-def plain_loop(module, data, *, epochs, batch_size, lr, weight_decay, est, seed=0):
+def plain_loop(module, data, *, epochs, batch_size, lr, weight_decay, est):
     """The estimator's training step written as a bare PyTorch loop, for comparison."""
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(est.net_.seed)
     optimizer = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
     schedule = WarmupCosineLR(epochs * math.ceil(len(data) / batch_size))
     criterion = MaskedMSELoss()
@@ -115,7 +115,10 @@ def main(argv=None) -> None:
         est.fit(X_train)
         est_times.append(time.perf_counter() - start)
         data = est.scaler_.to_tensor(est.layout_.to_samples(X_train))
-        module = type(est.net_.module_)(est.layout_.sample_shape, est.latent_dim, est.width)
+        # the very module the estimator starts from: same class, same seeded initial weights
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(est.net_.seed)
+            module = type(est.net_.module_)(est.layout_.sample_shape, est.latent_dim, est.width)
         loop_times.append(plain_loop(module, data, epochs=epochs, batch_size=est.batch_size,
                                      lr=est.lr, weight_decay=est.weight_decay, est=est))
     # run-to-run noise on a shared 2-core machine exceeds the overhead: compare each fit

@@ -36,6 +36,7 @@ def plain_loop(module, data, *, epochs, batch_size, lr, weight_decay, est):
     optimizer = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
     schedule = WarmupCosineLR(epochs * math.ceil(len(data) / batch_size))
     criterion = MaskedMSELoss()
+    two_views = est.net_.two_views()
     module.train()
     step = 0
     start = time.perf_counter()
@@ -43,7 +44,7 @@ def plain_loop(module, data, *, epochs, batch_size, lr, weight_decay, est):
         order = torch.randperm(len(data), generator=generator)
         for i in range(0, len(data), batch_size):
             x = data[order[i : i + batch_size]]
-            if est.consistency > 0:
+            if two_views:
                 x = torch.cat([random_shift(x, est.net_.max_shift, generator) for _ in range(2)])
             hidden = random_mask(len(x), tuple(x.shape[1:]), ratio=est.mask_ratio,
                                  mask_type=est.mask_type, patch_size=est.patch_size,
@@ -53,7 +54,7 @@ def plain_loop(module, data, *, epochs, batch_size, lr, weight_decay, est):
             optimizer.zero_grad()
             z = module.encode(x, ~hidden)
             loss = criterion(module.decode(z), x, hidden)
-            if est.consistency > 0:
+            if two_views:
                 loss = loss + est.consistency * vicreg_loss(*z.chunk(2))
             loss.backward()
             optimizer.step()

@@ -288,9 +288,7 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             mask_type=self.mask_type,
             patch_size=self.patch_size,
             loss_on=self.loss_on,
-            # the second view is a shifted one; where no shift is possible (tables, small
-            # images) mask-only views were measured to hurt the features, so train one view
-            consistency=self.consistency if shift > 0 else 0.0,
+            consistency=self.consistency,
             max_shift=shift,
             seed=seed,
         )

@@ -133,14 +133,20 @@ class MaskedAutoencoderNet(NeuralNet):
         return hidden.to(x.device, non_blocking=True)
 
     def two_views(self) -> bool:
-        """Whether training pairs two views of each sample under the VICReg loss."""
-        return self.consistency > 0 and not hasattr(self.module_, "training_loss")
+        """Whether training pairs two views of each sample under the VICReg loss.
+
+        The second view is a shifted one: where no shift is possible (tables, small
+        images) mask-only views were measured to hurt the features, so one view is used.
+        """
+        return (self.consistency > 0 and self.max_shift > 0
+                and not hasattr(self.module_, "training_loss"))
 
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
         x, _ = unpack_data(batch)
         x = x.to(self.device, non_blocking=True)
-        if self.two_views():
+        two_views = self.two_views()
+        if two_views:
             x = torch.cat([random_shift(x, self.max_shift, self.generator_) for _ in range(2)])
         observed = ~torch.isnan(x)
         hidden = self.draw_mask(x)
@@ -154,7 +160,7 @@ class MaskedAutoencoderNet(NeuralNet):
             z = self.module_.encode(target, visible)
             y_pred = self.module_.decode(z)
             loss = self.get_loss(y_pred, (target, scored), X=x, training=True)
-            if self.two_views():
+            if two_views:
                 loss = loss + self.consistency * vicreg_loss(*z.chunk(2))
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}

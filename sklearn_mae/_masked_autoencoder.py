@@ -57,27 +57,34 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         Size of the latent vector returned by ``transform``.
     width : int, default=16
         Base number of channels (conv) or a sixteenth of the hidden units (mlp).
-    mask_ratio : float in [0, 1), default=0.5
-        Fraction of each sample hidden during training. ``0`` trains a plain autoencoder.
-    mask_type : {"pixel", "patch"}, default="pixel"
+    mask_ratio : float in [0, 1) or "auto", default="auto"
+        Fraction of each sample hidden during training. ``0`` trains a plain
+        autoencoder. ``"auto"``: 0.5 for the conv and mlp models, 0.75 for ``"vit"``.
+    mask_type : {"pixel", "patch", "auto"}, default="auto"
         Hide single pixels (entries) or square ``patch_size`` patches. Tabular
-        data is always masked per entry.
+        data is always masked per entry. ``"auto"``: pixels for the conv and mlp
+        models, patches for ``"vit"`` (its encoder then sees the visible patches only).
     patch_size : int, default=4
-        Side of the square patches when ``mask_type="patch"``; must tile the image.
+        Side of the square patches when ``mask_type="patch"``, and of the tokens of
+        ``"vit"``; must tile the image.
     loss_on : {"masked", "all"}, default="masked"
         Reconstruction loss on the hidden entries only (as in He et al.) or on all.
-    consistency : float, default=0.04
+    consistency : float or "auto", default="auto"
         Weight of a VICReg loss that asks two views of each image (different masks
-        and shifts, see ``max_shift``) to share one latent vector. It makes features
-        cluster far better, at some cost in reconstruction; ``0`` trains on
-        reconstruction alone (one view, half the compute per epoch). Tabular rows and
-        images too small to shift always train on one view.
+        and shifts, see ``max_shift``) to share one latent vector. It makes the conv
+        model's features cluster far better, at some cost in reconstruction; ``0``
+        trains on reconstruction alone (one view, half the compute per epoch).
+        Tabular rows and images too small to shift always train on one view.
+        ``"auto"``: 0.04 for the conv and mlp models, 0 for ``"vit"`` (on MNIST-10k
+        the transformer's features collapsed under it).
     max_shift : float in [0, 0.5), default=0.075
         Largest random translation of an image view when ``consistency > 0``, as a
         fraction of the shorter image side, rounded down to whole pixels (2 pixels
         for 28x28 images, none for 8x8 ones).
-    architecture : {"auto", "conv", "mlp"}, default="auto"
+    architecture : {"auto", "conv", "mlp", "vit"}, default="auto"
         ``"auto"`` uses ``"conv"`` for images and ``"mlp"`` for tabular data.
+        ``"vit"`` is the vision transformer of He et al. (encoder on the visible
+        patches only, light decoder); its sizes are set through ``module_params``.
     module_params : dict or None, default=None
         Extra keyword arguments for the architecture's module (e.g. depths of a
         transformer); validated by the module itself.
@@ -88,10 +95,12 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     max_epochs : int or "auto", default="auto"
         Passes over the training data. ``"auto"``: at least 20, and enough for about
         500 optimiser steps on small data sets (at most 500 passes).
-    batch_size : int, default=128
-        Mini-batch size for training.
-    lr : float, default=3e-3
-        Peak learning rate of AdamW (linear warm-up, then cosine decay).
+    batch_size : int or "auto", default="auto"
+        Mini-batch size for training. ``"auto"``: 128 for the conv and mlp models, 64
+        for ``"vit"``.
+    lr : float or "auto", default="auto"
+        Peak learning rate of AdamW (linear warm-up, then cosine decay). ``"auto"``:
+        3e-3 for the conv and mlp models, 1e-3 for ``"vit"``.
     weight_decay : float, default=0.05
         AdamW weight decay.
     device : str, default="auto"
@@ -112,7 +121,10 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     loss_curve_ : list of float
         Training loss of every epoch.
     architecture_ : str
-        The architecture used (``"conv"`` or ``"mlp"``).
+        The architecture used (``"conv"``, ``"mlp"`` or ``"vit"``).
+    training_params_ : dict
+        The ``mask_ratio``, ``mask_type``, ``lr``, ``batch_size`` and ``consistency``
+        used, with ``"auto"`` resolved for the architecture.
     image_shape_ : tuple of int or None
         ``(C, H, W)`` of the images, or None for tabular data.
     n_features_in_ : int
@@ -140,18 +152,18 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     _parameter_constraints: dict = {
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
         "width": [Interval(Integral, 1, None, closed="left")],
-        "mask_ratio": [Interval(Real, 0, 1, closed="left")],
-        "mask_type": [StrOptions({"pixel", "patch"})],
+        "mask_ratio": [Interval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
+        "mask_type": [StrOptions({"pixel", "patch", "auto"})],
         "patch_size": [Interval(Integral, 1, None, closed="left")],
         "loss_on": [StrOptions({"masked", "all"})],
-        "consistency": [Interval(Real, 0, None, closed="left")],
+        "consistency": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "max_shift": [Interval(Real, 0, 0.5, closed="left")],
         "architecture": [StrOptions(set(ARCHITECTURES) | {"auto"})],
         "module_params": [dict, None],
         "image_shape": [StrOptions({"auto"}), tuple, list, None],
         "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "device": [str],
         "random_state": ["random_state"],
@@ -164,18 +176,18 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         *,
         latent_dim: int = 128,
         width: int = 16,
-        mask_ratio: float = 0.5,
-        mask_type: str = "pixel",
+        mask_ratio: float | str = "auto",
+        mask_type: str = "auto",
         patch_size: int = 4,
         loss_on: str = "masked",
-        consistency: float = 0.04,
+        consistency: float | str = "auto",
         max_shift: float = 0.075,
         architecture: str = "auto",
         module_params: dict | None = None,
         image_shape="auto",
         max_epochs: int | str = "auto",
-        batch_size: int = 128,
-        lr: float = 3e-3,
+        batch_size: int | str = "auto",
+        lr: float | str = "auto",
         weight_decay: float = 0.05,
         device: str = "auto",
         random_state=None,
@@ -222,7 +234,8 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         X = validate_input(self, X, reset=True)
         layout = resolve_layout(X.shape[1:], self.image_shape)
         architecture = self._resolve_architecture(layout)
-        if layout.is_image and self.mask_type == "patch":
+        training = self._training_params(architecture)
+        if layout.is_image and training["mask_type"] == "patch":
             patch_grid(layout.sample_shape[1:], self.patch_size)
         samples = layout.to_samples(X)
         self.scaler_ = Scaler(samples, layout.is_image)
@@ -231,8 +244,9 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
 
         self.layout_ = layout
         self.architecture_ = architecture
+        self.training_params_ = training
         self.image_shape_ = layout.sample_shape if layout.is_image else None
-        self.net_ = self._build_net(layout, architecture, len(data), seed)
+        self.net_ = self._build_net(layout, architecture, training, len(data), seed)
         self.net_.fit(data, None)
         self.loss_curve_ = list(self.net_.history[:, "train_loss"])
         return self
@@ -248,7 +262,17 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             )
         return self.architecture
 
-    def _build_net(self, layout: Layout, architecture: str, n_samples: int, seed: int):
+    def _training_params(self, architecture: str) -> dict:
+        """The masking and step size used: ``"auto"`` values take the architecture's."""
+        defaults = ARCHITECTURES[architecture].training_defaults
+        params = {"mask_ratio": self.mask_ratio, "mask_type": self.mask_type, "lr": self.lr,
+                  "batch_size": self.batch_size, "consistency": self.consistency}
+        return {k: defaults[k] if v == "auto" else v for k, v in params.items()}
+
+    def _build_net(self, layout, architecture: str, training: dict, n_samples: int, seed: int):
+        module_params = dict(self.module_params or {})
+        if ARCHITECTURES[architecture].uses_patch_size:
+            module_params.setdefault("patch_size", self.patch_size)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             try:
@@ -256,14 +280,14 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                     layout.sample_shape,
                     latent_dim=self.latent_dim,
                     width=self.width,
-                    **(self.module_params or {}),
+                    **module_params,
                 )
             except TypeError as exc:
                 raise ValueError(
                     f"module_params={self.module_params!r} are not accepted by the "
                     f"{architecture!r} architecture ({exc}). Check the parameter names."
                 ) from exc
-        batches = math.ceil(n_samples / self.batch_size)
+        batches = math.ceil(n_samples / training["batch_size"])
         epochs = self.max_epochs
         if epochs == "auto":
             epochs = min(500, max(20, math.ceil(500 / batches)))
@@ -277,18 +301,18 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             module,
             optimizer=torch.optim.AdamW,
             optimizer__weight_decay=self.weight_decay,
-            lr=self.lr,
+            lr=training["lr"],
             max_epochs=epochs,
-            batch_size=self.batch_size,
+            batch_size=training["batch_size"],
             train_split=None,
             callbacks=callbacks,
             device=resolve_device(self.device),
             verbose=self.verbose,
-            mask_ratio=self.mask_ratio,
-            mask_type=self.mask_type,
+            mask_ratio=training["mask_ratio"],
+            mask_type=training["mask_type"],
             patch_size=self.patch_size,
             loss_on=self.loss_on,
-            consistency=self.consistency,
+            consistency=training["consistency"],
             max_shift=shift,
             seed=seed,
         )

@@ -20,7 +20,16 @@ from torch import nn
 
 
 class MaskedAutoencoderModule(nn.Module):
-    """Base class: stores the sizes and implements ``forward`` from encode/decode."""
+    """Base class: stores the sizes and implements ``forward`` from encode/decode.
+
+    ``training_defaults`` are what the estimator's ``"auto"`` masking and step size
+    resolve to for this architecture; a module with ``uses_patch_size`` gets the
+    estimator's ``patch_size`` unless ``module_params`` sets its own.
+    """
+
+    training_defaults = {"mask_ratio": 0.5, "mask_type": "pixel", "lr": 3e-3,
+                         "batch_size": 128, "consistency": 0.04}
+    uses_patch_size = False
 
     def __init__(self, sample_shape: tuple[int, ...], latent_dim: int, width: int):
         super().__init__()

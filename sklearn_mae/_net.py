@@ -138,8 +138,7 @@ class MaskedAutoencoderNet(NeuralNet):
         The second view is a shifted one: where no shift is possible (tables, small
         images) mask-only views were measured to hurt the features, so one view is used.
         """
-        return (self.consistency > 0 and self.max_shift > 0
-                and not hasattr(self.module_, "training_loss"))
+        return self.consistency > 0 and self.max_shift > 0
 
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
@@ -155,13 +154,14 @@ class MaskedAutoencoderNet(NeuralNet):
         scored = observed & hidden if self.loss_on == "masked" and self.mask_ratio > 0 else observed
         if hasattr(self.module_, "training_loss"):
             # the module's own objective, e.g. a loss on normalised targets, not its outputs
-            loss, y_pred = self.module_.training_loss(target, visible, scored), None
+            loss, z = self.module_.training_loss(target, visible, scored)
+            y_pred = None
         else:
             z = self.module_.encode(target, visible)
             y_pred = self.module_.decode(z)
             loss = self.get_loss(y_pred, (target, scored), X=x, training=True)
-            if two_views:
-                loss = loss + self.consistency * vicreg_loss(*z.chunk(2))
+        if two_views:
+            loss = loss + self.consistency * vicreg_loss(*z.chunk(2))
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
 

@@ -121,13 +121,14 @@ class VisionTransformerAutoencoder(MaskedAutoencoderModule):
     latent_dim : int
         Size of ``z``, the output of ``encode``.
     width : int
-        Sets the default widths: encoder ``8 * width``, decoder ``4 * width``.
+        Sets the default widths: encoder ``6 * width``, decoder ``4 * width``.
     patch_size : int, default=4
         Side of the square patches that become tokens (ignored for tabular rows).
-    encoder_width, encoder_depth, encoder_heads : int, default=8*width, 4, 4
+    encoder_width, encoder_depth, encoder_heads : int, default=6*width, 4, 4
     decoder_width, decoder_depth, decoder_heads : int, default=4*width, 2, 4
-    mlp_ratio : float, default=4.0
-        Hidden units of each block's MLP per unit of width.
+    mlp_ratio : float, default=2.0
+        Hidden units of each block's MLP per unit of width (4 in He et al.; 2 was
+        as good on MNIST-10k and 1.4x faster with the narrower encoder).
     pool : {"flatten", "mean", "cls"}, default="flatten"
         How ``z`` is read from the encoder's outputs. ``"flatten"``: each patch's output
         is reduced to ``flatten_dim`` values, laid out by position and mapped linearly to
@@ -149,6 +150,10 @@ class VisionTransformerAutoencoder(MaskedAutoencoderModule):
     kept the loss at the mean image for 500 steps, while lr 5e-4 (batch 64) learned.
     """
 
+    training_defaults = {"mask_ratio": 0.75, "mask_type": "patch", "lr": 1e-3,
+                         "batch_size": 64, "consistency": 0.0}
+    uses_patch_size = True
+
     def __init__(
         self,
         sample_shape: tuple[int, ...],
@@ -162,14 +167,15 @@ class VisionTransformerAutoencoder(MaskedAutoencoderModule):
         decoder_width: int | None = None,
         decoder_depth: int = 2,
         decoder_heads: int = 4,
-        mlp_ratio: float = 4.0,
+        mlp_ratio: float = 2.0,
         pool: str = "flatten",
         flatten_dim: int = 16,
         latent_share: float = 0.25,
         norm_pix_loss: bool = False,
+        shifted_patches: bool = False,
     ):
         super().__init__(sample_shape, latent_dim, width)
-        encoder_width = encoder_width or 8 * width
+        encoder_width = encoder_width or 6 * width
         decoder_width = decoder_width or 4 * width
         self.image_shape, self.patch_size = self._token_layout(sample_shape, patch_size)
         check_options(encoder_width, encoder_heads, decoder_width, decoder_heads, pool,
@@ -182,7 +188,9 @@ class VisionTransformerAutoencoder(MaskedAutoencoderModule):
         self.latent_share = float(latent_share)
         self.norm_pix_loss = bool(norm_pix_loss)
 
-        self.patch_embed = nn.Linear(2 * self.patch_dim, encoder_width)
+        self.shifted_patches = bool(shifted_patches) and self.patch_size > 1
+        self.patch_embed = nn.Linear(2 * self.patch_dim * (5 if self.shifted_patches else 1),
+                                     encoder_width)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, encoder_width))
         self.register_buffer("pos_embed", sincos_embedding_2d(encoder_width, self.grid))
         self.encoder = nn.ModuleList(
@@ -233,10 +241,11 @@ class VisionTransformerAutoencoder(MaskedAutoencoderModule):
 
     # ------------------------------------------------------------ patches
     def patchify(self, x: torch.Tensor) -> torch.Tensor:
-        """``(n, *sample_shape)`` -> ``(n, n_tokens, C * p * p)``."""
-        channels, p, (grid_h, grid_w) = self.image_shape[0], self.patch_size, self.grid
+        """``(n, *sample_shape)`` -> ``(n, n_tokens, C * p * p)``; any channel count C."""
+        p, (grid_h, grid_w) = self.patch_size, self.grid
+        channels = x[0].numel() // (grid_h * grid_w * p * p)
         x = x.reshape(len(x), channels, grid_h, p, grid_w, p)
-        return x.permute(0, 2, 4, 1, 3, 5).reshape(len(x), self.n_tokens, self.patch_dim)
+        return x.permute(0, 2, 4, 1, 3, 5).reshape(len(x), self.n_tokens, channels * p * p)
 
     def unpatchify(self, patches: torch.Tensor) -> torch.Tensor:
         """``(n, n_tokens, C * p * p)`` -> ``(n, *sample_shape)``."""
@@ -250,10 +259,12 @@ class VisionTransformerAutoencoder(MaskedAutoencoderModule):
 
         Also returns the patches' ``index`` and ``valid`` (see ``visible_token_index``).
         """
-        patches = self.patchify(x)
-        seen = self.patchify(visible.expand_as(x)).to(x.dtype)
-        index, valid = visible_token_index(seen.amax(dim=2) > 0)
-        kept = gather_tokens(torch.cat([patches * seen, seen], dim=2), index)
+        seen = visible.expand_as(x).reshape(len(x), *self.image_shape).to(x.dtype)
+        inputs = torch.cat([x.reshape(seen.shape) * seen, seen], dim=1)  # hidden zeroed
+        if self.shifted_patches:
+            inputs = torch.cat([inputs, *diagonal_shifts(inputs, self.patch_size // 2)], dim=1)
+        index, valid = visible_token_index(self.patchify(seen).amax(dim=2) > 0)
+        kept = gather_tokens(self.patchify(inputs), index)
         tokens = self.patch_embed(kept) + self.pos_embed[index]
         sequence = torch.cat([self.cls_token.expand(len(x), -1, -1), tokens], dim=1)
         attn_mask = None
@@ -318,8 +329,8 @@ class VisionTransformerAutoencoder(MaskedAutoencoderModule):
 
     # ------------------------------------------------------------ training
     def training_loss(self, x: torch.Tensor, visible: torch.Tensor, scored: torch.Tensor):
-        """Loss of one training batch; ``x`` has no NaN, ``scored`` marks the entries to
-        predict. The first ``latent_share`` of the (shuffled) batch is decoded from ``z``
+        """``(loss, z)`` of one training batch; ``x`` has no NaN, ``scored`` marks the
+        entries to predict. The first ``latent_share`` of the (shuffled) batch is decoded from ``z``
         alone, the rest also from the encoded visible patches."""
         sequence, index, valid = self.encode_tokens(x, visible)
         z = self.latent(sequence, index, valid)
@@ -331,13 +342,21 @@ class VisionTransformerAutoencoder(MaskedAutoencoderModule):
         target = self.patchify(x)
         weight = self.patchify(scored.expand_as(x)).to(x.dtype)
         if not self.norm_pix_loss:
-            return masked_mean_squared_error(out, target, weight)
+            return masked_mean_squared_error(out, target, weight), z
         observed = self.patchify((visible | scored).expand_as(x)).to(x.dtype)
         mean, std = patch_statistics(target, observed)
         pixel_loss = masked_mean_squared_error(out[..., :-2], (target - mean) / std, weight)
         stats = torch.cat([mean, std], dim=2)
         stats_loss = masked_mean_squared_error(out[..., -2:], stats, weight.amax(2, True))
-        return pixel_loss + stats_loss
+        return pixel_loss + stats_loss, z
+
+
+def diagonal_shifts(images: torch.Tensor, shift: int) -> list[torch.Tensor]:
+    """The images moved ``shift`` pixels along each diagonal, zero-filled (four copies)."""
+    height, width = images.shape[-2:]
+    padded = F.pad(images, (shift,) * 4)
+    return [padded[..., shift + dy : shift + dy + height, shift + dx : shift + dx + width]
+            for dy in (-shift, shift) for dx in (-shift, shift)]
 
 
 def patch_statistics(patches: torch.Tensor, observed: torch.Tensor, eps: float = 1e-6):

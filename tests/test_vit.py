@@ -76,7 +76,7 @@ def test_bad_patch_size_is_a_clear_error():
     with pytest.raises(ValueError, match="multiples of patch_size"):
         vit(module_params={"patch_size": 3}).fit(images())
     with pytest.raises(ValueError, match="must divide"):
-        vit(module_params={"encoder_heads": 3}).fit(images())
+        vit(module_params={"encoder_heads": 5}).fit(images())
 
 
 def test_encoder_sees_only_the_visible_patches():
@@ -178,3 +178,48 @@ def test_cuda_fit_matches_shapes():
     assert next(mae.net_.module_.parameters()).is_cuda
     assert mae.transform(X).shape == (48, 4)
     assert mae.inpaint(X).shape == X.shape
+
+
+def test_auto_training_params_follow_the_architecture():
+    X = images(shape=(1, 8, 8))
+    conv = MaskedAutoencoder(max_epochs=1, random_state=0).fit(X)
+    assert conv.training_params_ == {"mask_ratio": 0.5, "mask_type": "pixel", "lr": 3e-3,
+                                     "batch_size": 128, "consistency": 0.04}
+    mae = vit(mask_type="auto", batch_size="auto").fit(X)
+    assert mae.training_params_ == {"mask_ratio": 0.75, "mask_type": "patch", "lr": 1e-3,
+                                    "batch_size": 64, "consistency": 0.0}
+    net = mae.net_
+    assert (net.mask_ratio, net.mask_type, net.lr, net.batch_size, net.consistency) == (
+        0.75, "patch", 1e-3, 64, 0.0)
+    explicit = vit(mask_ratio=0.5, mask_type="pixel", lr=2e-3, consistency=0.1).fit(X)
+    assert explicit.training_params_ == {"mask_ratio": 0.5, "mask_type": "pixel", "lr": 2e-3,
+                                         "batch_size": 16, "consistency": 0.1}
+
+
+def test_tokens_take_the_estimator_patch_size_unless_module_params_set_one():
+    X = images(shape=(1, 8, 8))
+    mae = MaskedAutoencoder(**{**FAST, "module_params": TINY, "patch_size": 2}).fit(X)
+    assert mae.net_.module_.patch_size == 2 and mae.net_.module_.n_tokens == 16
+    own = vit(patch_size=2, mask_type="pixel", module_params={"patch_size": 4}).fit(X)
+    assert own.net_.module_.patch_size == 4
+
+
+class RecordEncoderRows(Callback):
+    """Records how many sequences enter the first encoder block at every call."""
+
+    def __init__(self):
+        self.rows = []
+
+    def on_train_begin(self, net, **kwargs):
+        net.module_.encoder[0].register_forward_pre_hook(
+            lambda block, args: self.rows.append(args[0].shape[0])
+        )
+
+
+@pytest.mark.parametrize("consistency, rows", [(0.0, 16), (0.1, 32)])
+def test_two_shifted_views_train_the_transformer_too(consistency, rows):
+    """With a possible shift and consistency > 0, each image is encoded as two views."""
+    record = RecordEncoderRows()
+    vit(consistency=consistency, max_shift=0.125, max_epochs=1, batch_size=16,
+        callbacks=[record]).fit(images(n=32, shape=(1, 16, 16)))
+    assert record.rows == [rows, rows]

@@ -46,8 +46,8 @@ def plain_loop(module, data, *, epochs, batch_size, lr, weight_decay, est):
             x = data[order[i : i + batch_size]]
             if two_views:
                 x = torch.cat([random_shift(x, est.net_.max_shift, generator) for _ in range(2)])
-            hidden = random_mask(len(x), tuple(x.shape[1:]), ratio=est.mask_ratio,
-                                 mask_type=est.mask_type, patch_size=est.patch_size,
+            hidden = random_mask(len(x), tuple(x.shape[1:]), ratio=est.net_.mask_ratio,
+                                 mask_type=est.net_.mask_type, patch_size=est.net_.patch_size,
                                  generator=generator)
             for group in optimizer.param_groups:
                 group["lr"] = lr * schedule.factor(step)
@@ -55,7 +55,7 @@ def plain_loop(module, data, *, epochs, batch_size, lr, weight_decay, est):
             z = module.encode(x, ~hidden)
             loss = criterion(module.decode(z), x, hidden)
             if two_views:
-                loss = loss + est.consistency * vicreg_loss(*z.chunk(2))
+                loss = loss + est.net_.consistency * vicreg_loss(*z.chunk(2))
             loss.backward()
             optimizer.step()
             step += 1
@@ -120,8 +120,8 @@ def main(argv=None) -> None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(est.net_.seed)
             module = type(est.net_.module_)(est.layout_.sample_shape, est.latent_dim, est.width)
-        loop_times.append(plain_loop(module, data, epochs=epochs, batch_size=est.batch_size,
-                                     lr=est.lr, weight_decay=est.weight_decay, est=est))
+        loop_times.append(plain_loop(module, data, epochs=epochs, batch_size=est.net_.batch_size,
+                                     lr=est.net_.lr, weight_decay=est.weight_decay, est=est))
     # run-to-run noise on a shared 2-core machine exceeds the overhead: compare each fit
     # with the loop run right after it, and report the median of those ratios
     overhead = float(np.median(np.array(est_times) / np.array(loop_times)))
@@ -133,12 +133,12 @@ def main(argv=None) -> None:
                  + f"; {epochs} epochs x {len(X_train)} images"})
 
     # 2. defaults vs the article's architecture, same data, epochs, batch size
-    article_s = article_loop(data, epochs=epochs, batch_size=est.batch_size)
+    article_s = article_loop(data, epochs=epochs, batch_size=est.net_.batch_size)
     ours = n_seen / min(est_times)
     theirs = n_seen / article_s
     rows.append({"measure": "training img/s: defaults vs article's architecture",
                  "value": f"{ours / theirs:.2f}x",
-                 "detail": f"{ours:,.0f} vs {theirs:,.0f} img/s (batch {est.batch_size})"})
+                 "detail": f"{ours:,.0f} vs {theirs:,.0f} img/s (batch {est.net_.batch_size})"})
 
     # 3. transform throughput
     est.transform(X_test[:256])
@@ -167,7 +167,8 @@ def main(argv=None) -> None:
                            f"{Z.nbytes / 2**20:,.1f} MB; peak RSS {mem.peak_mb:,.0f} MB"})
 
     # 5. achieved FLOP/s vs matmul peak
-    flops_per_image = train_step_flops(est.net_, data[: est.batch_size]) / est.batch_size
+    batch = est.net_.batch_size
+    flops_per_image = train_step_flops(est.net_, data[:batch]) / batch
     achieved = flops_per_image * ours / 1e9
     peak = matmul_peak_gflops()
     rows.append({"measure": "training GFLOP/s vs fp32 matmul peak",

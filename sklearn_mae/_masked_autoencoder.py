@@ -263,7 +263,8 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         return self.architecture
 
     def _training_params(self, architecture: str) -> dict:
-        """The masking and step size used: ``"auto"`` values take the architecture's."""
+        """Masking, step size, batch size and consistency weight used for training:
+        ``"auto"`` values take the architecture's ``training_defaults``."""
         defaults = ARCHITECTURES[architecture].training_defaults
         params = {"mask_ratio": self.mask_ratio, "mask_type": self.mask_type, "lr": self.lr,
                   "batch_size": self.batch_size, "consistency": self.consistency}

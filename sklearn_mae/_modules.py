@@ -22,8 +22,9 @@ from torch import nn
 class MaskedAutoencoderModule(nn.Module):
     """Base class: stores the sizes and implements ``forward`` from encode/decode.
 
-    ``training_defaults`` are what the estimator's ``"auto"`` masking and step size
-    resolve to for this architecture; a module with ``uses_patch_size`` gets the
+    ``training_defaults`` are what the estimator's ``"auto"`` training settings
+    (``mask_ratio``, ``mask_type``, ``lr``, ``batch_size``, ``consistency``) resolve
+    to for this architecture; a module with ``uses_patch_size`` gets the
     estimator's ``patch_size`` unless ``module_params`` sets its own.
     """
 

@@ -251,11 +251,10 @@ class VisionTransformerAutoencoder(MaskedAutoencoderModule):
 
     # ------------------------------------------------------------ patches
     def patchify(self, x: torch.Tensor) -> torch.Tensor:
-        """``(n, *sample_shape)`` -> ``(n, n_tokens, C * p * p)``; any channel count C."""
-        p, (grid_h, grid_w) = self.patch_size, self.grid
-        channels = x[0].numel() // (grid_h * grid_w * p * p)
+        """``(n, *sample_shape)`` -> ``(n, n_tokens, C * p * p)``."""
+        channels, p, (grid_h, grid_w) = self.image_shape[0], self.patch_size, self.grid
         x = x.reshape(len(x), channels, grid_h, p, grid_w, p)
-        return x.permute(0, 2, 4, 1, 3, 5).reshape(len(x), self.n_tokens, channels * p * p)
+        return x.permute(0, 2, 4, 1, 3, 5).reshape(len(x), self.n_tokens, self.patch_dim)
 
     def unpatchify(self, patches: torch.Tensor) -> torch.Tensor:
         """``(n, n_tokens, C * p * p)`` -> ``(n, *sample_shape)``."""
@@ -269,10 +268,10 @@ class VisionTransformerAutoencoder(MaskedAutoencoderModule):
 
         Also returns the patches' ``index`` and ``valid`` (see ``visible_token_index``).
         """
-        seen = visible.expand_as(x).reshape(len(x), *self.image_shape).to(x.dtype)
-        inputs = torch.cat([x.reshape(seen.shape) * seen, seen], dim=1)  # hidden zeroed
-        index, valid = visible_token_index(self.patchify(seen).amax(dim=2) > 0)
-        kept = gather_tokens(self.patchify(inputs), index)
+        patches = self.patchify(x)
+        seen = self.patchify(visible.expand_as(x)).to(x.dtype)
+        index, valid = visible_token_index(seen.amax(dim=2) > 0)
+        kept = gather_tokens(torch.cat([patches * seen, seen], dim=2), index)
         tokens = self.patch_embed(kept) + self.pos_embed[index]
         sequence = torch.cat([self.cls_token.expand(len(x), -1, -1), tokens], dim=1)
         attn_mask = None

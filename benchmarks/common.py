@@ -64,6 +64,15 @@ def clustering(F_test, y_test) -> tuple[float, float]:
             float(adjusted_rand_score(y_test, labels)))
 
 
+def score_features(row: dict, F_train, F_test, y_train, y_test) -> dict:
+    """Add the protocol's probe accuracy and KMeans NMI/ARI to ``row``; print the row."""
+    row["probe"] = linear_probe(F_train, F_test, y_train, y_test)
+    row["nmi"], row["ari"] = clustering(F_test, y_test)
+    print(f"  {row['system']}: " + ", ".join(
+        f"{k}={v:.4g}" for k, v in row.items() if k != "system"), flush=True)
+    return row
+
+
 def inpainting_mask(X: np.ndarray, ratio: float = 0.5, seed: int = 1) -> np.ndarray:
     """The protocol's hidden pixels: ``rng.random(X.shape) > ratio`` marks the VISIBLE ones."""
     return ~(np.random.default_rng(seed).random(X.shape) > ratio)

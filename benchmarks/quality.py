@@ -24,10 +24,9 @@ from article import ArticleModel
 from common import (
     PeakRSS,
     add_common_args,
-    clustering,
-    linear_probe,
     load,
     markdown_table,
+    score_features,
     write_results,
 )
 
@@ -67,11 +66,7 @@ def run_system(name, factory, epochs, data) -> dict:
             F_test = model.transform(X_test)
             row["transform_img_s"] = len(X_test) / (time.perf_counter() - start)
     row["mem_mb"] = mem.growth_mb
-    row["probe"] = linear_probe(F_train, F_test, y_train, y_test)
-    row["nmi"], row["ari"] = clustering(F_test, y_test)
-    print(f"  {name}: " + ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "system"),
-          flush=True)
-    return row
+    return score_features(row, F_train, F_test, y_train, y_test)
 
 
 COLUMNS = [("system", "system", "s"), ("probe", "probe acc", ".4f"), ("nmi", "KMeans NMI", ".3f"),

@@ -30,12 +30,11 @@ from sklearn_mae import MaskedAutoencoder
 
 from common import (
     add_common_args,
-    clustering,
     hidden_mse,
     inpainting_mask,
-    linear_probe,
     load,
     markdown_table,
+    score_features,
     write_results,
 )
 
@@ -66,11 +65,7 @@ def evaluate(name: str, model, data) -> dict:
             hidden = inpainting_mask(X_test)
             row["inpaint_mse"] = hidden_mse(model.inpaint(X_test, mask=hidden), X_test, hidden)
         F_train, F_test = model.transform(X_train), model.transform(X_test)
-    row["probe"] = linear_probe(F_train, F_test, y_train, y_test)
-    row["nmi"], row["ari"] = clustering(F_test, y_test)
-    print(f"  {name}: " + ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "system"),
-          flush=True)
-    return row
+    return score_features(row, F_train, F_test, y_train, y_test)
 
 
 def epoch_seconds(X, rounds: int = SPEEDUP_ROUNDS) -> tuple[float, float]:

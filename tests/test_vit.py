@@ -90,22 +90,23 @@ def test_encoder_sees_only_the_visible_patches():
     assert lengths == [1 + 4, 1 + 16]  # class token + visible patches of the 16
 
 
-class RecordEncoderLengths(Callback):
-    """Records the sequence length entering the first encoder block at every call."""
+class RecordEncoderInputs(Callback):
+    """Records the (sequences, length) entering the first encoder block at every call."""
 
     def __init__(self):
-        self.lengths = []
+        self.shapes = []
 
     def on_train_begin(self, net, **kwargs):
         net.module_.encoder[0].register_forward_pre_hook(
-            lambda block, args: self.lengths.append(args[0].shape[1])
+            lambda block, args: self.shapes.append(tuple(args[0].shape[:2]))
         )
 
 
 def test_training_runs_the_encoder_on_visible_tokens_only():
-    record = RecordEncoderLengths()
+    record = RecordEncoderInputs()
     vit(mask_ratio=0.75, max_epochs=1, callbacks=[record]).fit(images(shape=(1, 8, 16)))
-    assert record.lengths and set(record.lengths) == {1 + 2}  # class token + 2 of 8 patches
+    lengths = {length for _, length in record.shapes}
+    assert record.shapes and lengths == {1 + 2}  # class token + 2 of 8 patches
 
 
 def test_ragged_visible_counts_do_not_depend_on_the_batch():
@@ -204,22 +205,10 @@ def test_tokens_take_the_estimator_patch_size_unless_module_params_set_one():
     assert own.net_.module_.patch_size == 4
 
 
-class RecordEncoderRows(Callback):
-    """Records how many sequences enter the first encoder block at every call."""
-
-    def __init__(self):
-        self.rows = []
-
-    def on_train_begin(self, net, **kwargs):
-        net.module_.encoder[0].register_forward_pre_hook(
-            lambda block, args: self.rows.append(args[0].shape[0])
-        )
-
-
 @pytest.mark.parametrize("consistency, rows", [(0.0, 16), (0.1, 32)])
 def test_two_shifted_views_train_the_transformer_too(consistency, rows):
     """With a possible shift and consistency > 0, each image is encoded as two views."""
-    record = RecordEncoderRows()
+    record = RecordEncoderInputs()
     vit(consistency=consistency, max_shift=0.125, max_epochs=1, batch_size=16,
         callbacks=[record]).fit(images(n=32, shape=(1, 16, 16)))
-    assert record.rows == [rows, rows]
+    assert [n for n, _ in record.shapes] == [rows, rows]

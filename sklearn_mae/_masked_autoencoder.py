@@ -59,7 +59,8 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         Base number of channels (conv) or a sixteenth of the hidden units (mlp).
     mask_ratio : float in [0, 1) or "auto", default="auto"
         Fraction of each sample hidden during training. ``0`` trains a plain
-        autoencoder. ``"auto"``: 0.5 for the conv and mlp models, 0.75 for ``"vit"``.
+        autoencoder. ``"auto"``: 0.5 for the conv model, 0.3 for the mlp (tabular
+        rows of a few dozen features keep too little at 0.5), 0.75 for ``"vit"``.
     mask_type : {"pixel", "patch", "auto"}, default="auto"
         Hide single pixels (entries) or square ``patch_size`` patches. Tabular
         data is always masked per entry. ``"auto"``: pixels for the conv and mlp

@@ -120,7 +120,14 @@ class ConvAutoencoder(MaskedAutoencoderModule):
 
 
 class MLPAutoencoder(MaskedAutoencoderModule):
-    """Fully connected autoencoder for tabular rows (or flattened images)."""
+    """Fully connected autoencoder for tabular rows (or flattened images).
+
+    Rows of a few dozen features keep too little when half of them are hidden: imputing
+    20% and 50% MCAR on wine, breast cancer and diabetes, 30% training masks gave a mean
+    RMSE of 0.716 / 0.725 / 0.721 (seeds 0 / 1 / 2) against 0.733 / 0.736 / 0.742 at 50%.
+    """
+
+    training_defaults = {**MaskedAutoencoderModule.training_defaults, "mask_ratio": 0.3}
 
     def __init__(self, sample_shape: tuple[int, ...], latent_dim: int, width: int):
         super().__init__(sample_shape, latent_dim, width)

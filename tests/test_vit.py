@@ -186,6 +186,8 @@ def test_auto_training_params_follow_the_architecture():
     conv = MaskedAutoencoder(max_epochs=1, random_state=0).fit(X)
     assert conv.training_params_ == {"mask_ratio": 0.5, "mask_type": "pixel", "lr": 3e-3,
                                      "batch_size": 128, "consistency": 0.04}
+    rows = MaskedAutoencoder(max_epochs=1, random_state=0).fit(X.reshape(len(X), -1)[:, :10])
+    assert rows.architecture_ == "mlp" and rows.training_params_["mask_ratio"] == 0.3
     mae = vit(mask_type="auto", batch_size="auto").fit(X)
     assert mae.training_params_ == {"mask_ratio": 0.75, "mask_type": "patch", "lr": 1e-3,
                                     "batch_size": 64, "consistency": 0.0}

@@ -64,6 +64,11 @@ def clustering(F_test, y_test) -> tuple[float, float]:
             float(adjusted_rand_score(y_test, labels)))
 
 
+FEATURE_COLUMNS = [("system", "system", "s"), ("probe", "probe acc", ".4f"),
+                   ("nmi", "KMeans NMI", ".3f"), ("ari", "KMeans ARI", ".3f")]
+"""Table columns for what ``score_features`` adds to a row."""
+
+
 def score_features(row: dict, F_train, F_test, y_train, y_test) -> dict:
     """Add the protocol's probe accuracy and KMeans NMI/ARI to ``row``; print the row."""
     row["probe"] = linear_probe(F_train, F_test, y_train, y_test)

@@ -22,6 +22,7 @@ from sklearn_mae import MaskedAutoencoder
 
 from article import ArticleModel
 from common import (
+    FEATURE_COLUMNS,
     PeakRSS,
     add_common_args,
     load,
@@ -69,8 +70,7 @@ def run_system(name, factory, epochs, data) -> dict:
     return score_features(row, F_train, F_test, y_train, y_test)
 
 
-COLUMNS = [("system", "system", "s"), ("probe", "probe acc", ".4f"), ("nmi", "KMeans NMI", ".3f"),
-           ("ari", "KMeans ARI", ".3f"), ("fit_s", "fit s", ".1f"),
+COLUMNS = [*FEATURE_COLUMNS, ("fit_s", "fit s", ".1f"),
            ("train_img_s", "train img/s", ",.0f"), ("transform_img_s", "transform img/s", ",.0f"),
            ("mem_mb", "peak RSS growth MB", ",.0f")]
 

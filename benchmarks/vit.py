@@ -29,6 +29,7 @@ from sklearn.decomposition import PCA
 from sklearn_mae import MaskedAutoencoder
 
 from common import (
+    FEATURE_COLUMNS,
     add_common_args,
     hidden_mse,
     inpainting_mask,
@@ -82,8 +83,7 @@ def epoch_seconds(X, rounds: int = SPEEDUP_ROUNDS) -> tuple[float, float]:
     return float(np.median(durations[MAIN_RATIO])), float(np.median(durations[0.0]))
 
 
-COLUMNS = [("system", "system", "s"), ("probe", "probe acc", ".4f"), ("nmi", "KMeans NMI", ".3f"),
-           ("ari", "KMeans ARI", ".3f"), ("inpaint_mse", "inpaint-50% MSE", ".4f"),
+COLUMNS = [*FEATURE_COLUMNS, ("inpaint_mse", "inpaint-50% MSE", ".4f"),
            ("fit_s", "fit s", ".1f"), ("train_img_s", "train img/s", ",.0f"),
            ("final_loss", "final train loss", ".4f")]
 

@@ -1,4 +1,8 @@
-"""Shared pieces of the benchmark scripts: data, metrics, timing, memory, tables."""
+"""Shared pieces of the benchmark scripts: data, timing, memory, tables.
+
+The metrics and splits are the package's own (``sklearn_mae.evaluation``), the same the
+demo and the tests use.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +16,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.cluster import KMeans
-from sklearn.datasets import load_digits
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn_mae.datasets import mnist_split
+from sklearn_mae.evaluation import (  # noqa: F401 (re-exported for the scripts)
+    clustering,
+    digits_split,
+    hidden_mse,
+    inpainting_mask,
+    linear_probe,
+    mnist_split,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_MNIST_DIR = os.environ.get(
@@ -42,26 +46,12 @@ def load(name: str, mnist_dir: str, quick: bool):
     if name == "mnist":
         X_train, X_test, y_train, y_test = mnist_split(mnist_dir)
     else:
-        X, y = load_digits(return_X_y=True)
-        X_train, X_test, y_train, y_test = train_test_split(
-            (X / 16.0).astype(np.float32), y, test_size=0.25, stratify=y, random_state=0
-        )
+        X_train, X_test, y_train, y_test = digits_split(np.float32)
     if quick:
         X_train, y_train = X_train[:1000], y_train[:1000]
         X_test, y_test = X_test[:400], y_test[:400]
     side = int(np.sqrt(X_train.shape[1]))
     return X_train, X_test, y_train, y_test, (1, side, side)
-
-
-def linear_probe(F_train, F_test, y_train, y_test) -> float:
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000))
-    return float(clf.fit(F_train, y_train).score(F_test, y_test))
-
-
-def clustering(F_test, y_test) -> tuple[float, float]:
-    labels = KMeans(n_clusters=10, n_init=10, random_state=0).fit_predict(F_test)
-    return (float(normalized_mutual_info_score(y_test, labels)),
-            float(adjusted_rand_score(y_test, labels)))
 
 
 FEATURE_COLUMNS = [("system", "system", "s"), ("probe", "probe acc", ".4f"),
@@ -78,11 +68,6 @@ def score_features(row: dict, F_train, F_test, y_train, y_test) -> dict:
     return row
 
 
-def inpainting_mask(X: np.ndarray, ratio: float = 0.5, seed: int = 1) -> np.ndarray:
-    """The protocol's hidden pixels: ``rng.random(X.shape) > ratio`` marks the VISIBLE ones."""
-    return ~(np.random.default_rng(seed).random(X.shape) > ratio)
-
-
 def block_mask(X: np.ndarray, side: int, block: int = 8, seed: int = 1) -> np.ndarray:
     """One random ``block x block`` square hidden per image."""
     rng = np.random.default_rng(seed)
@@ -90,10 +75,6 @@ def block_mask(X: np.ndarray, side: int, block: int = 8, seed: int = 1) -> np.nd
     for i, (r, c) in enumerate(rng.integers(0, side - block + 1, size=(len(X), 2))):
         mask[i, r : r + block, c : c + block] = True
     return mask.reshape(X.shape)
-
-
-def hidden_mse(filled: np.ndarray, X: np.ndarray, hidden: np.ndarray) -> float:
-    return float(np.mean((filled[hidden] - X[hidden]) ** 2))
 
 
 class PeakRSS:

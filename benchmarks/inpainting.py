@@ -102,8 +102,8 @@ def mnist_rows(args) -> list[dict]:
     side = int(np.sqrt(X_train.shape[1]))
     train_holes = np.random.default_rng(2).random(X_train.shape) < 0.3
     X_train_missing = with_nan(X_train, train_holes)
-    settings = {"50% pixels": inpainting_mask(X_test, 0.5),
-                "75% pixels": inpainting_mask(X_test, 0.75),
+    settings = {"50% pixels": inpainting_mask(X_test.shape, 0.5),
+                "75% pixels": inpainting_mask(X_test.shape, 0.75),
                 "8x8 block": block_mask(X_test, side, 8)}
     params = {"random_state": 0, **({"max_epochs": 2} if args.quick else {})}
     systems = {

@@ -21,9 +21,10 @@ import time
 import numpy as np
 import torch
 from sklearn_mae import MaskedAutoencoder
+from sklearn_mae._base import masked_mse
 from sklearn_mae._invariance import random_shift, vicreg_loss
 from sklearn_mae._masking import random_mask
-from sklearn_mae._net import MaskedMSELoss, WarmupCosineLR
+from sklearn_mae._net import warmup_cosine
 from torch.utils.flop_counter import FlopCounterMode
 
 from article import ArticleAutoencoder
@@ -34,8 +35,7 @@ def plain_loop(module, data, *, epochs, batch_size, lr, weight_decay, est):
     """The estimator's training step written as a bare PyTorch loop, for comparison."""
     generator = torch.Generator().manual_seed(est.net_.seed)
     optimizer = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
-    schedule = WarmupCosineLR(epochs * math.ceil(len(data) / batch_size))
-    criterion = MaskedMSELoss()
+    total_steps = epochs * math.ceil(len(data) / batch_size)
     two_views = est.net_.two_views()
     module.train()
     step = 0
@@ -50,10 +50,10 @@ def plain_loop(module, data, *, epochs, batch_size, lr, weight_decay, est):
                                  mask_type=est.net_.mask_type, patch_size=est.net_.patch_size,
                                  generator=generator)
             for group in optimizer.param_groups:
-                group["lr"] = lr * schedule.factor(step)
+                group["lr"] = lr * warmup_cosine(step, total_steps)
             optimizer.zero_grad()
             z = module.encode(x, ~hidden)
-            loss = criterion(module.decode(z), x, hidden)
+            loss = masked_mse(module.decode(z), x, hidden)
             if two_views:
                 loss = loss + est.net_.consistency * vicreg_loss(*z.chunk(2))
             loss.backward()

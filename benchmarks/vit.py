@@ -3,7 +3,7 @@
     python benchmarks/vit.py --mnist-dir ../shared/data/mnist10k   # ~9 min on 2 cores
     python benchmarks/vit.py --quick                              # < 60 s
 
-1. feature quality under the shared protocol (BENCHMARKS.md): linear probe
+1. feature quality under the protocol of the README's Benchmarks section: linear probe
    (StandardScaler + LogisticRegression(max_iter=3000)) and KMeans NMI/ARI on the test
    features, fit seconds, training images/s, inpainting MSE on a random 50% of the test
    pixels, for ``MaskedAutoencoder(architecture="vit")`` with its defaults; reference rows
@@ -63,7 +63,7 @@ def evaluate(name: str, model, data) -> dict:
         if hasattr(model, "loss_curve_"):
             row["train_img_s"] = len(model.loss_curve_) * len(X_train) / row["fit_s"]
             row["final_loss"] = model.loss_curve_[-1]
-            hidden = inpainting_mask(X_test)
+            hidden = inpainting_mask(X_test.shape)
             row["inpaint_mse"] = hidden_mse(model.inpaint(X_test, mask=hidden), X_test, hidden)
         F_train, F_test = model.transform(X_train), model.transform(X_test)
     return score_features(row, F_train, F_test, y_train, y_test)
@@ -109,7 +109,7 @@ def main(argv=None) -> None:
         sweep[ratio] = evaluate(name, models[ratio], data)
         rows.append(sweep[ratio])
     settings = models[MAIN_RATIO].training_params_
-    n_epochs = models[MAIN_RATIO].net_.max_epochs
+    n_epochs = settings["max_epochs"]
 
     # 3: asymmetric encoder: epochs at 75% masking against epochs with every patch seen
     masked_s, full_s = epoch_seconds(X_train)

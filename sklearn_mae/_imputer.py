@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import OneToOneFeatureMixin, TransformerMixin, _fit_context
 from sklearn.impute import MissingIndicator
-from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import MissingValues
-from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
-from ._masked_autoencoder import MaskedAutoencoder
-
-
-def _never(_):
-    return False
+from ._estimator import _BaseMaskedAutoencoder
 
 
-class MaskedAutoencoderImputer(MaskedAutoencoder):
+class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, _BaseMaskedAutoencoder):
     """Impute missing values with a masked autoencoder (as in ReMasker, ICLR 2024).
 
     Missing entries are hidden from the encoder and never enter the loss; during
     training a random share of the *observed* entries is hidden as well, so the
     network learns to predict entries it cannot see. ``transform`` returns X with
     the missing entries filled and every observed entry unchanged, bit for bit.
-
-    Takes every parameter of :class:`MaskedAutoencoder` (same shape rules: images use
-    the conv model, tabular rows the MLP) with the same defaults except
-    ``consistency=0``: the two-view feature objective helps clustering, not filling
-    in, so the imputer trains on reconstruction alone. Plus:
+    Images use the conv model, tabular rows the MLP, as in :class:`MaskedAutoencoder`.
 
     Parameters
     ----------
@@ -35,14 +27,63 @@ class MaskedAutoencoderImputer(MaskedAutoencoder):
     add_indicator : bool, default=False
         Append a :class:`~sklearn.impute.MissingIndicator` of the features that
         had missing values during fit.
+    latent_dim : int, default=128
+        Size of the network's latent vector.
+    width : int, default=16
+        Base number of channels (conv) or a sixteenth of the hidden units (mlp).
+    mask_ratio : float in [0, 1) or "auto", default="auto"
+        Share of the observed entries hidden in training; ``"auto"``: 0.5 (conv),
+        0.3 (mlp), 0.75 (vit).
+    mask_type : {"pixel", "patch", "auto"}, default="auto"
+        Hide single entries or square ``patch_size`` patches; ``"auto"``: pixels
+        (conv, mlp), patches (vit).
+    patch_size : int, default=4
+        Side of the hidden patches and of the vit's tokens; must tile the image.
+    loss_on : {"masked", "all"}, default="masked"
+        Loss on the hidden entries only, or on every observed entry.
+    consistency : float or "auto", default=0.0
+        Weight of the two-view VICReg loss of :class:`MaskedAutoencoder`; off by
+        default here, as it helps clustering, not filling in.
+    max_shift : float in [0, 0.5), default=0.075
+        Largest shift of an image view when ``consistency > 0``, as a share of the side.
+    architecture : {"auto", "conv", "mlp", "vit"}, module class or Architecture, \
+default="auto"
+        The network; see :class:`MaskedAutoencoder`.
+    module_params : dict or None, default=None
+        Extra keyword arguments for the architecture's module.
+    image_shape : "auto", None, (H, W) or (C, H, W), default="auto"
+        Shape of one image; ``None`` forces tabular rows.
+    max_epochs : int or "auto", default="auto"
+        Passes over the data; ``"auto"``: at least 20 and about 500 optimiser steps.
+    batch_size : int or "auto", default="auto"
+        ``"auto"``: 128 (conv, mlp), 64 (vit).
+    lr : float or "auto", default="auto"
+        Peak AdamW learning rate; ``"auto"``: 3e-3 (conv, mlp), 1e-3 (vit).
+    weight_decay : float, default=0.05
+        AdamW weight decay.
+    device : str, default="auto"
+        Torch device; ``"auto"`` picks CUDA when available.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weights, shuffling and masks.
+    verbose : int, default=0
+        ``1`` or more shows a progress bar and the loss of every epoch.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra skorch callbacks.
 
     Attributes
     ----------
     indicator_ : MissingIndicator or None
         The fitted indicator when ``add_indicator=True``.
+    net_, loss_curve_, architecture_, training_params_, image_shape_
+        As for :class:`MaskedAutoencoder`.
+    n_features_in_ : int
+        Number of features seen during fit (``X.shape[1]``).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
 
     See Also
     --------
+    MaskedAutoencoder : The same model as a feature extractor.
     sklearn.impute.KNNImputer : Nearest-neighbour imputation.
     sklearn.impute.IterativeImputer : Round-robin regression imputation.
 
@@ -61,7 +102,7 @@ class MaskedAutoencoderImputer(MaskedAutoencoder):
     """
 
     _parameter_constraints: dict = {
-        **MaskedAutoencoder._parameter_constraints,
+        **_BaseMaskedAutoencoder._parameter_constraints,
         "missing_values": [MissingValues(numeric_only=True)],
         "add_indicator": ["boolean"],
     }
@@ -77,9 +118,9 @@ class MaskedAutoencoderImputer(MaskedAutoencoder):
         mask_type: str = "auto",
         patch_size: int = 4,
         loss_on: str = "masked",
-        consistency: float = 0.0,
+        consistency: float | str = 0.0,
         max_shift: float = 0.075,
-        architecture: str = "auto",
+        architecture="auto",
         module_params: dict | None = None,
         image_shape="auto",
         max_epochs: int | str = "auto",
@@ -115,61 +156,74 @@ class MaskedAutoencoderImputer(MaskedAutoencoder):
         self.missing_values = missing_values
         self.add_indicator = add_indicator
 
-    def _as_nan(self, X):
-        """X with the placeholder replaced by NaN, in a new array (X is never changed)."""
-        if self.missing_values is np.nan or self.missing_values != self.missing_values:
+    def _validate(self, X, reset: bool) -> np.ndarray:
+        """X as a float array with the placeholder replaced by NaN (X is never changed)."""
+        X = super()._validate(X, reset)
+        if self.missing_values is None or np.isnan(self.missing_values):
             return X
-        if hasattr(X, "mask"):  # pandas keeps its column names
-            return X.astype(np.float64).mask(X == self.missing_values)
-        X = np.asarray(X, dtype=np.float64)
-        return np.where(X == self.missing_values, np.nan, X)
+        placeholder = X == self.missing_values
+        return np.where(placeholder, np.nan, X) if placeholder.any() else X
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the masked autoencoder on X, whose missing entries are never seen.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or image-shaped
+            Data with missing entries (NaN or ``missing_values``).
         y : None
             Ignored.
 
         Returns
         -------
         self : MaskedAutoencoderImputer
+            The fitted imputer.
         """
-        X = self._as_nan(X)
-        super().fit(X)
-        self.indicator_ = None
+        X = self._validate(X, reset=True)
+        indicator = None
         if self.add_indicator:
-            flat = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
-            self.indicator_ = MissingIndicator(error_on_new=False).fit(flat)
+            indicator = MissingIndicator(error_on_new=False).fit(X.reshape(len(X), -1))
+        self._fit(X)
+        self.indicator_ = indicator
         return self
 
     def transform(self, X):
         """Fill the missing entries of X; observed entries are returned unchanged.
 
+        Parameters
+        ----------
+        X : array-like of the same sample shape as in ``fit``
+            Data with missing entries (NaN or ``missing_values``).
+
         Returns
         -------
-        X_filled : ndarray, same shape as X (with indicator columns appended, 2-D,
-            when ``add_indicator=True``)
+        X_filled : ndarray, same shape as X
+            With the indicator's columns appended (2-D) when ``add_indicator=True``.
         """
         check_is_fitted(self)
-        X = self._as_nan(X)
-        filled = self.inpaint(X)
+        X = self._validate(X, reset=False)
+        missing = np.isnan(X)
+        filled = self._fill(X, missing)
         if self.indicator_ is None:
             return filled
-        flat = np.asarray(X, dtype=np.float64).reshape(len(filled), -1)
-        indicator = self.indicator_.transform(flat).astype(filled.dtype)
+        indicator = self.indicator_.transform(X.reshape(len(X), -1)).astype(filled.dtype)
         return np.hstack([filled.reshape(len(filled), -1), indicator])
 
-    @available_if(_never)
-    def inverse_transform(self, X):  # pragma: no cover - an imputer has no latent space
-        raise AttributeError("MaskedAutoencoderImputer has no inverse_transform.")
-
     def get_feature_names_out(self, input_features=None):
-        """The input feature names, then the indicator's names when ``add_indicator``."""
+        """The input feature names, then the indicator's names when ``add_indicator``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Input feature names; by default ``feature_names_in_`` or ``x0, x1, ...``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
         check_is_fitted(self)
-        names = _check_feature_names_in(self, input_features)
+        names = super().get_feature_names_out(input_features)
         if self.indicator_ is None:
             return names
         return np.concatenate([names, self.indicator_.get_feature_names_out(names)])

@@ -1,15 +1,4 @@
-"""PyTorch autoencoders with one interface shared by every architecture.
-
-Each module is built from ``(sample_shape, latent_dim, width)`` and implements
-
-- ``encode(x, visible) -> z``: latent vectors from inputs where only the entries
-  with ``visible`` true are seen (the others are zeroed, and the mask itself is
-  an extra input so a hidden entry is never confused with a zero);
-- ``decode(z) -> x_hat``: reconstructions shaped like ``x``;
-- ``forward(x, visible) = decode(encode(x, visible))``.
-
-Adding an architecture means one class here and one line in ``ARCHITECTURES``.
-"""
+"""The convolutional and fully connected architectures (the interface is in ``_base``)."""
 
 from __future__ import annotations
 
@@ -18,40 +7,7 @@ import math
 import torch
 from torch import nn
 
-
-class MaskedAutoencoderModule(nn.Module):
-    """Base class: stores the sizes and implements ``forward`` from encode/decode.
-
-    ``training_defaults`` are what the estimator's ``"auto"`` training settings
-    (``mask_ratio``, ``mask_type``, ``lr``, ``batch_size``, ``consistency``) resolve
-    to for this architecture; a module with ``uses_patch_size`` gets the
-    estimator's ``patch_size`` unless ``module_params`` sets its own.
-    """
-
-    training_defaults = {"mask_ratio": 0.5, "mask_type": "pixel", "lr": 3e-3,
-                         "batch_size": 128, "consistency": 0.04}
-    uses_patch_size = False
-
-    def __init__(self, sample_shape: tuple[int, ...], latent_dim: int, width: int):
-        super().__init__()
-        self.sample_shape = tuple(sample_shape)
-        self.latent_dim = latent_dim
-        self.width = width
-
-    def encode(self, x: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
-    def forward(self, x: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x, visible))
-
-
-def masked_input(x: torch.Tensor, visible: torch.Tensor, dim: int) -> torch.Tensor:
-    """Hidden entries zeroed, with the visibility mask appended along ``dim``."""
-    visible = visible.expand_as(x).to(x.dtype)
-    return torch.cat([x * visible, visible], dim=dim)
+from ._base import MaskedAutoencoderModule, masked_input
 
 
 def conv_block(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
@@ -122,12 +78,8 @@ class ConvAutoencoder(MaskedAutoencoderModule):
 class MLPAutoencoder(MaskedAutoencoderModule):
     """Fully connected autoencoder for tabular rows (or flattened images).
 
-    Rows of a few dozen features keep too little when half of them are hidden: imputing
-    20% and 50% MCAR on wine, breast cancer and diabetes, 30% training masks gave a mean
-    RMSE of 0.716 / 0.725 / 0.721 (seeds 0 / 1 / 2) against 0.733 / 0.736 / 0.742 at 50%.
+    ``16 * width`` hidden units in two layers on each side of the latent.
     """
-
-    training_defaults = {**MaskedAutoencoderModule.training_defaults, "mask_ratio": 0.3}
 
     def __init__(self, sample_shape: tuple[int, ...], latent_dim: int, width: int):
         super().__init__(sample_shape, latent_dim, width)
@@ -155,11 +107,3 @@ class MLPAutoencoder(MaskedAutoencoderModule):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z).view(-1, *self.sample_shape)
 
-
-from ._vit import VisionTransformerAutoencoder  # noqa: E402 (it subclasses the base above)
-
-ARCHITECTURES: dict[str, type[MaskedAutoencoderModule]] = {
-    "conv": ConvAutoencoder,
-    "mlp": MLPAutoencoder,
-    "vit": VisionTransformerAutoencoder,
-}

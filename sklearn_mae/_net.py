@@ -1,10 +1,10 @@
 """The skorch side: a ``NeuralNet`` that owns the masked reconstruction loss.
 
 Behaviour is changed through skorch's hooks only: ``get_iterator`` (fast tensor
-batches, shuffled by the net's own generator), ``train_step_single`` (draw a
-fresh mask for every batch, reconstruct, masked loss; optionally two shifted,
-differently masked views of each sample under a VICReg loss on their latents)
-and ``get_loss``.
+batches, shuffled by the net's own generator) and ``train_step_single`` (draw a
+fresh mask for every batch and take the module's ``training_loss``; optionally two
+shifted, differently masked views of each sample under a VICReg loss on their
+latents). ``get_loss`` is the masked MSE of a prediction, for skorch's API.
 """
 
 from __future__ import annotations
@@ -13,20 +13,11 @@ import math
 
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback
 from skorch.dataset import unpack_data
-from torch import nn
 
+from ._base import MaskedMSELoss
 from ._invariance import random_shift, vicreg_loss
 from ._masking import random_mask
-
-
-class MaskedMSELoss(nn.Module):
-    """Mean squared error over the entries where ``weight`` is true."""
-
-    def forward(self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor):
-        weight = weight.expand_as(pred).to(pred.dtype)
-        return ((pred - target) ** 2 * weight).sum() / weight.sum().clamp_min(1.0)
 
 
 class TensorBatches:
@@ -55,31 +46,14 @@ class TensorBatches:
                 yield self.data[order[start:stop]], None
 
 
-class WarmupCosineLR(Callback):
-    """Linear warm-up over the first ``warmup`` fraction of steps, then cosine decay."""
-
-    def __init__(self, total_steps: int, warmup: float = 0.1):
-        self.total_steps = total_steps
-        self.warmup = warmup
-
-    def initialize(self):
-        self.step_ = 0
-        return self
-
-    def factor(self, step: int) -> float:
-        warmup_steps = max(1, round(self.warmup * self.total_steps))
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        progress = (step - warmup_steps) / max(1, self.total_steps - warmup_steps)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-    def on_batch_begin(self, net, training=False, **kwargs):
-        if not training:
-            return
-        lr = net.lr * self.factor(self.step_)
-        for group in net.optimizer_.param_groups:
-            group["lr"] = lr
-        self.step_ += 1
+def warmup_cosine(step: int, total_steps: int, warmup: float = 0.1) -> float:
+    """Learning-rate factor at ``step``: linear warm-up over the first ``warmup`` share
+    of ``total_steps``, then cosine decay to zero (for ``torch``'s ``LambdaLR``)."""
+    warmup_steps = max(1, round(warmup * total_steps))
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
 class MaskedAutoencoderNet(NeuralNet):
@@ -92,14 +66,14 @@ class MaskedAutoencoderNet(NeuralNet):
         self,
         module,
         *args,
+        mask_ratio: float,
+        mask_type: str,
+        patch_size: int,
+        loss_on: str,
+        consistency: float,
+        max_shift: int,  # pixels
+        seed: int,
         criterion=MaskedMSELoss,
-        mask_ratio: float = 0.5,
-        mask_type: str = "pixel",
-        patch_size: int = 4,
-        loss_on: str = "masked",
-        consistency: float = 0.0,
-        max_shift: int = 0,  # pixels
-        seed: int = 0,
         **kwargs,
     ):
         super().__init__(module, criterion, *args, **kwargs)
@@ -152,18 +126,11 @@ class MaskedAutoencoderNet(NeuralNet):
         visible = observed & ~hidden
         target = torch.nan_to_num(x)
         scored = observed & hidden if self.loss_on == "masked" and self.mask_ratio > 0 else observed
-        if hasattr(self.module_, "training_loss"):
-            # the module's own objective, e.g. a loss on normalised targets, not its outputs
-            loss, z = self.module_.training_loss(target, visible, scored)
-            y_pred = None
-        else:
-            z = self.module_.encode(target, visible)
-            y_pred = self.module_.decode(z)
-            loss = self.get_loss(y_pred, (target, scored), X=x, training=True)
+        loss, z = self.module_.training_loss(target, visible, scored)
         if two_views:
             loss = loss + self.consistency * vicreg_loss(*z.chunk(2))
         loss.backward()
-        return {"loss": loss, "y_pred": y_pred}
+        return {"loss": loss, "y_pred": None}
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         target, scored = y_true

@@ -22,10 +22,8 @@ Choices this interface asks for (``visible`` is per pixel, ``z`` must decode alo
 - **The latent.** ``transform`` shows every patch. By default (``pool="flatten"``) each
   patch's output is reduced to a few values, laid out by position and mapped linearly to
   ``z``; hidden patches give zeros and the sum is rescaled by the share seen, like inverted
-  dropout. On MNIST-10k (6-8 epochs, lr 5e-4, batch 64) a linear probe on this ``z``
-  reached 0.92 against 0.70 for the mean over visible patches and 0.78 for the class
-  token, whose training loss also stalled higher: a pooled vector loses where the strokes
-  lie, which is most of what tells digits apart.
+  dropout. A pooled vector (mean of the patches, or a class token) loses where the strokes
+  lie and probed far worse (``benchmarks/results/defaults.md``).
 - **Decoding from z alone.** ``decode(z)`` runs the decoder with every patch a mask token.
   Training decodes a fixed share of each batch that way (``latent_share``), so
   ``inverse_transform`` is trained for what it does and ``z`` has to carry the image.
@@ -43,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._modules import MaskedAutoencoderModule
+from ._base import MaskedAutoencoderModule, masked_mse
 
 POOLS = ("flatten", "mean", "cls")
 
@@ -85,10 +83,6 @@ def gather_tokens(tokens: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return tokens.gather(1, index[..., None].expand(-1, -1, tokens.shape[-1]))
 
 
-def masked_mean_squared_error(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor):
-    return ((pred - target) ** 2 * weight).sum() / weight.sum().clamp_min(1.0)
-
-
 class Block(nn.Module):
     """Pre-norm transformer block; ``attn_mask`` (n, 1, 1, length) marks keys to attend to."""
 
@@ -126,13 +120,10 @@ class VisionTransformerAutoencoder(MaskedAutoencoderModule):
         Side of the square patches that become tokens (ignored for tabular rows).
     encoder_width, encoder_depth, encoder_heads : int, default=6*width, 4, 4
     decoder_width, decoder_depth, decoder_heads : int, default=4*width, 1, 4
-        One decoder block (as in He et al.'s lightest decoder) keeps the decoder, which
-        sees every patch, at a third of the training cost: an epoch at 75% masking is
-        then 2.4x faster than one with every patch encoded (1.9x with two blocks), and
-        the probe was 0.958 against 0.960 with two blocks (0.963 after 30 epochs).
+        One decoder block, as in He et al.'s lightest decoder: the decoder sees every
+        patch, so its depth sets most of the cost at high mask ratios.
     mlp_ratio : float, default=2.0
-        Hidden units of each block's MLP per unit of width (4 in He et al.; 2 was
-        as good on MNIST-10k and 1.4x faster with the narrower encoder).
+        Hidden units of each block's MLP per unit of width (4 in He et al.).
     pool : {"flatten", "mean", "cls"}, default="flatten"
         How ``z`` is read from the encoder's outputs. ``"flatten"``: each patch's output
         is reduced to ``flatten_dim`` values, laid out by position and mapped linearly to
@@ -148,26 +139,11 @@ class VisionTransformerAutoencoder(MaskedAutoencoderModule):
 
     Notes
     -----
-    ``training_defaults`` (what the estimator's ``"auto"`` settings become) are patch
-    masks over the token grid at 75% (pixel masks leave every patch partly visible, so
-    the encoder would get no shorter), batch 64 and lr 1e-3, and no two-view loss.
-    Measured on MNIST-10k (10 epochs, linear probe on ``z``, encoder 96 wide, two decoder
-    blocks): lr 1e-3 0.959 against 0.954 at 5e-4; batch 128 0.946 at lr 1e-3 and 0.919
-    at 1.5e-3; 50% masks 0.951 and slower; ``flatten_dim`` 8 or 32 0.952 / 0.948 against
-    0.959 at 16; six encoder blocks 0.959; ``latent_share`` 0.5 or 1 within 0.002; 20
-    epochs 0.960, 25 epochs 0.962. The two-view VICReg loss of the conv model made the
-    features collapse here (probe 0.88-0.91, NMI 0.09-0.37, also with a normalised latent
-    or a BatchNorm projector): two views that each show a different quarter of the
-    patches could not be made to agree in the few epochs a CPU allows.
-    Random shifts of the single view (0.952 against 0.960, 20 epochs) and the shifted patch
-    tokenisation of Lee et al. (2021) (0.901, 10 epochs) did not help either, nor did
-    pulling the masked view's ``z`` towards the full image's (same weights, no gradient:
-    0.867, NMI 0.32, 10 epochs).
+    The estimator trains it, by default, on 75% patch masks aligned with the tokens (so
+    the encoder sees a quarter of the sequence), batch 64 and lr 1e-3, without the conv
+    model's two-view loss; see ``_architectures.py``. What was measured to choose these
+    sizes and settings is in ``benchmarks/results/defaults.md``.
     """
-
-    training_defaults = {"mask_ratio": 0.75, "mask_type": "patch", "lr": 1e-3,
-                         "batch_size": 64, "consistency": 0.0}
-    uses_patch_size = True
 
     def __init__(
         self,
@@ -351,12 +327,12 @@ class VisionTransformerAutoencoder(MaskedAutoencoderModule):
         target = self.patchify(x)
         weight = self.patchify(scored.expand_as(x)).to(x.dtype)
         if not self.norm_pix_loss:
-            return masked_mean_squared_error(out, target, weight), z
+            return masked_mse(out, target, weight), z
         observed = self.patchify((visible | scored).expand_as(x)).to(x.dtype)
         mean, std = patch_statistics(target, observed)
-        pixel_loss = masked_mean_squared_error(out[..., :-2], (target - mean) / std, weight)
+        pixel_loss = masked_mse(out[..., :-2], (target - mean) / std, weight)
         stats = torch.cat([mean, std], dim=2)
-        stats_loss = masked_mean_squared_error(out[..., -2:], stats, weight.amax(2, True))
+        stats_loss = masked_mse(out[..., -2:], stats, weight.amax(2, True))
         return pixel_loss + stats_loss, z
 
 

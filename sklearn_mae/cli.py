@@ -16,7 +16,9 @@ from pathlib import Path
 import joblib
 import numpy as np
 
-from . import __version__
+from . import __version__, evaluation
+from ._estimator import _BaseMaskedAutoencoder
+from ._imputer import MaskedAutoencoderImputer
 from ._masked_autoencoder import MaskedAutoencoder
 from .datasets import load_array
 
@@ -177,6 +179,12 @@ def run_fit(args) -> int:
 
 def run_transform(args) -> int:
     estimator = _read_model(args.model)
+    if isinstance(estimator, MaskedAutoencoderImputer):
+        raise CommandError(
+            f"{args.model} holds a MaskedAutoencoderImputer, which fills missing values and "
+            f"has no latent features; fill with '{PROG} inpaint {args.model} DATA --out "
+            "FILLED.npy', or fit a feature model with 'sklearn-mae fit'."
+        )
     features = estimator.transform(_read_data(args.data, args.key))
     _write_npy(args.out, features)
     if _show_progress(args):
@@ -208,61 +216,31 @@ def run_inpaint(args) -> int:
 # ------------------------------------------------------------------ demo
 def _demo_data(mnist_dir: Path | None):
     """``(name, (X_train, X_test, y_train, y_test))``, pixels scaled to [0, 1]."""
-    from sklearn.model_selection import train_test_split
-
     if mnist_dir is not None:
-        from .datasets import mnist_split
-
-        return "MNIST", mnist_split(mnist_dir)
-    from sklearn.datasets import load_digits
-
-    X, y = load_digits(return_X_y=True)
-    return "digits", train_test_split(X / 16.0, y, test_size=0.25, stratify=y, random_state=0)
+        return "MNIST", evaluation.mnist_split(mnist_dir)
+    return "digits", evaluation.digits_split()
 
 
 def _demo_table(estimator, X_train, X_test, y_train, y_test, fit_seconds: float) -> str:
     """Markdown table: the model's features and inpainting against simple baselines."""
     Z_train, Z_test = estimator.transform(X_train), estimator.transform(X_test)
-    mse, mse_baseline = _inpainting_mse(estimator, X_train, X_test)
+    hidden = evaluation.inpainting_mask(X_test.shape)
+    mse = evaluation.hidden_mse(estimator.inpaint(X_test, mask=hidden), X_test, hidden)
+    means = np.broadcast_to(X_train.mean(axis=0), X_test.shape)
     raw = "(raw pixels)"
+    probe = evaluation.linear_probe
     rows = [
-        ("linear-probe accuracy", f"{_probe_accuracy(Z_train, Z_test, y_train, y_test):.3f}",
-         f"{_probe_accuracy(X_train, X_test, y_train, y_test):.3f} {raw}"),
-        ("KMeans NMI", f"{_kmeans_nmi(Z_test, y_test):.3f}",
-         f"{_kmeans_nmi(X_test, y_test):.3f} {raw}"),
+        ("linear-probe accuracy", f"{probe(Z_train, Z_test, y_train, y_test):.3f}",
+         f"{probe(X_train, X_test, y_train, y_test):.3f} {raw}"),
+        ("KMeans NMI", f"{evaluation.clustering(Z_test, y_test)[0]:.3f}",
+         f"{evaluation.clustering(X_test, y_test)[0]:.3f} {raw}"),
         ("inpainting MSE, 50% of pixels hidden", f"{mse:.4f}",
-         f"{mse_baseline:.4f} (train pixel means)"),
+         f"{evaluation.hidden_mse(means, X_test, hidden):.4f} (train pixel means)"),
         ("fit seconds", f"{fit_seconds:.1f}", "-"),
     ]
     lines = ["| metric (test set) | masked autoencoder | baseline |", "|---|---:|---:|"]
     lines += [f"| {metric} | {value} | {baseline} |" for metric, value, baseline in rows]
     return "\n".join(lines)
-
-
-def _probe_accuracy(train, test, y_train, y_test) -> float:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000))
-    return float(probe.fit(train, y_train).score(test, y_test))
-
-
-def _kmeans_nmi(X, y) -> float:
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import normalized_mutual_info_score
-
-    labels = KMeans(10, n_init=10, random_state=0).fit_predict(X)
-    return float(normalized_mutual_info_score(y, labels))
-
-
-def _inpainting_mse(estimator, X_train, X_test) -> tuple[float, float]:
-    """MSE on hidden pixels of the model's inpainting, and of filling with pixel means."""
-    hidden = ~(np.random.default_rng(1).random(X_test.shape) > 0.5)
-    filled = estimator.inpaint(X_test, mask=hidden)
-    means = np.broadcast_to(X_train.mean(axis=0), X_test.shape)
-    mse = np.mean((filled[hidden] - X_test[hidden]) ** 2)
-    return float(mse), float(np.mean((means[hidden] - X_test[hidden]) ** 2))
 
 
 def _write_demo_figures(estimator, X_test, out: Path) -> None:
@@ -314,7 +292,7 @@ def _read_data(path: Path, key: str | None) -> np.ndarray:
         raise CommandError(str(exc)) from exc
 
 
-def _read_model(path: Path) -> MaskedAutoencoder:
+def _read_model(path: Path) -> _BaseMaskedAutoencoder:
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
 
@@ -324,7 +302,7 @@ def _read_model(path: Path) -> MaskedAutoencoder:
         estimator = joblib.load(path)
     except Exception as exc:  # unpickling a wrong file can fail in any way
         raise CommandError(f"cannot read model {path}: {_one_line(exc)}") from exc
-    if not isinstance(estimator, MaskedAutoencoder):
+    if not isinstance(estimator, _BaseMaskedAutoencoder):
         raise CommandError(f"{path} holds a {type(estimator).__name__}, not a MaskedAutoencoder "
                            f"saved by '{PROG} fit'.")
     try:

@@ -222,3 +222,18 @@ def test_inpaint_png_needs_an_image_model(tmp_path, capsys):
                  "--png", str(tmp_path / "f.png")])
     assert_one_line_error(capsys, code, "--png needs a model fitted on images")
     assert not (tmp_path / "f.npy").exists()
+
+
+def test_transform_refuses_a_saved_imputer_and_names_the_fix(tmp_path, digits, capsys):
+    from sklearn_mae import MaskedAutoencoderImputer
+
+    model, data = tmp_path / "imputer.joblib", tmp_path / "holes.npy"
+    holes = digits[:40].copy()
+    holes[:, :5] = np.nan
+    np.save(data, holes)
+    joblib.dump(MaskedAutoencoderImputer(max_epochs=1, latent_dim=4, width=2).fit(holes), model)
+    code = main(["transform", str(model), str(data), "--out", str(tmp_path / "z.npy")])
+    assert_one_line_error(capsys, code, "MaskedAutoencoderImputer", "sklearn-mae inpaint")
+    assert not (tmp_path / "z.npy").exists()
+    assert main(["inpaint", str(model), str(data), "--out", str(tmp_path / "f.npy")]) == 0
+    assert not np.isnan(np.load(tmp_path / "f.npy")).any()

@@ -1,0 +1,104 @@
+"""The architectures the estimators can train, each a module class and its training defaults.
+
+Torch modules know shapes only; what the estimator's ``"auto"`` training settings become
+for an architecture lives here, beside it. Adding an architecture is one module class and
+one line in ``ARCHITECTURES``; a user may pass their own module class (or an
+:class:`Architecture`) as the estimator's ``architecture``. Why each default was chosen is
+in ``benchmarks/results/defaults.md``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+from ._base import MaskedAutoencoderModule
+from ._modules import ConvAutoencoder, MLPAutoencoder
+from ._vit import VisionTransformerAutoencoder
+
+# arguments the estimator passes itself; module_params may not set them
+RESERVED = ("sample_shape", "latent_dim", "width")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A module class and what the estimator's ``"auto"`` settings resolve to for it.
+
+    Parameters
+    ----------
+    module : subclass of MaskedAutoencoderModule
+        Built as ``module(sample_shape, latent_dim=..., width=..., **module_params)``.
+    mask_ratio, mask_type, lr, batch_size, consistency
+        The values of the estimator's ``"auto"`` settings.
+    uses_patch_size : bool
+        The module takes a ``patch_size`` argument; it gets the estimator's unless
+        ``module_params`` sets its own.
+    images_only : bool
+        The module cannot read tabular rows.
+    """
+
+    module: type
+    mask_ratio: float = 0.5
+    mask_type: str = "pixel"
+    lr: float = 3e-3
+    batch_size: int = 128
+    consistency: float = 0.04
+    uses_patch_size: bool = False
+    images_only: bool = False
+
+    @property
+    def name(self) -> str:
+        for name, spec in ARCHITECTURES.items():
+            if spec == self:
+                return name
+        return self.module.__name__
+
+    def build(self, sample_shape, latent_dim: int, width: int, module_params: dict):
+        """The module, after checking ``module_params`` against its signature."""
+        check_module_params(self.module, module_params)
+        return self.module(sample_shape, latent_dim=latent_dim, width=width, **module_params)
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "conv": Architecture(ConvAutoencoder, images_only=True),
+    "mlp": Architecture(MLPAutoencoder, mask_ratio=0.3),
+    "vit": Architecture(VisionTransformerAutoencoder, mask_ratio=0.75, mask_type="patch",
+                        lr=1e-3, batch_size=64, consistency=0.0, uses_patch_size=True),
+}
+
+
+def get_architecture(architecture) -> Architecture:
+    """The :class:`Architecture` for a registry name, a module class or an Architecture."""
+    if isinstance(architecture, Architecture):
+        spec = architecture
+    elif isinstance(architecture, str):
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture={architecture!r} is not one of "
+                             f"{sorted(ARCHITECTURES)}, 'auto', a module class or an "
+                             "Architecture.")
+        return ARCHITECTURES[architecture]
+    else:
+        spec = Architecture(architecture)
+    if not (inspect.isclass(spec.module) and issubclass(spec.module, MaskedAutoencoderModule)):
+        raise TypeError(
+            f"architecture must be a name, a subclass of "
+            f"sklearn_mae.MaskedAutoencoderModule or an Architecture; got {spec.module!r}."
+        )
+    return spec
+
+
+def check_module_params(module: type, module_params: dict) -> None:
+    """Raise a ValueError naming the keys ``module`` does not accept, before building it."""
+    parameters = inspect.signature(module.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        accepted = None
+    else:
+        accepted = [name for name in parameters if name not in ("self", *RESERVED)]
+    unknown = [key for key in module_params
+               if key in RESERVED or (accepted is not None and key not in accepted)]
+    if unknown:
+        allowed = ", ".join(accepted) if accepted else "none"
+        raise ValueError(
+            f"module_params {unknown} are not accepted by {module.__name__} (it takes "
+            f"{allowed}; {', '.join(RESERVED)} are set by the estimator). Check the names."
+        )

@@ -1,0 +1,75 @@
+"""The interface every architecture implements, and the one masked loss.
+
+A module is built from ``(sample_shape, latent_dim, width, **module_params)`` and knows
+shapes only (optimiser and masking settings belong to the estimator's architecture
+registry). It implements
+
+- ``encode(x, visible) -> z``: latent vectors from inputs where only the entries with
+  ``visible`` true are seen (the others are zeroed, and the mask itself is an extra
+  input so a hidden entry is never confused with a zero);
+- ``decode(z) -> x_hat``: reconstructions shaped like ``x``;
+- ``forward(x, visible) = decode(encode(x, visible))``;
+- ``training_loss(x, visible, scored) -> (loss, z)``: the objective of one training
+  batch; by default the mean squared error of ``forward`` on the ``scored`` entries.
+  Override it for another objective (the vit predicts normalised patches).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def masked_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the entries where ``weight`` is true (or by its weights)."""
+    weight = weight.expand_as(pred).to(pred.dtype)
+    return ((pred - target) ** 2 * weight).sum() / weight.sum().clamp_min(1.0)
+
+
+class MaskedMSELoss(nn.Module):
+    """:func:`masked_mse` as a criterion, for skorch's ``get_loss``."""
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor):
+        return masked_mse(pred, target, weight)
+
+
+def masked_input(x: torch.Tensor, visible: torch.Tensor, dim: int) -> torch.Tensor:
+    """Hidden entries zeroed, with the visibility mask appended along ``dim``."""
+    visible = visible.expand_as(x).to(x.dtype)
+    return torch.cat([x * visible, visible], dim=dim)
+
+
+class MaskedAutoencoderModule(nn.Module):
+    """Base class of every architecture: stores the sizes, implements ``forward`` and
+    the default ``training_loss`` from ``encode`` and ``decode``.
+
+    Parameters
+    ----------
+    sample_shape : tuple of int
+        ``(C, H, W)`` for images, ``(n_features,)`` for tabular rows.
+    latent_dim : int
+        Size of ``z``, the output of ``encode``.
+    width : int
+        The architecture's base width (channels or hidden units).
+    """
+
+    def __init__(self, sample_shape: tuple[int, ...], latent_dim: int, width: int):
+        super().__init__()
+        self.sample_shape = tuple(sample_shape)
+        self.latent_dim = latent_dim
+        self.width = width
+
+    def encode(self, x: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x, visible))
+
+    def training_loss(self, x: torch.Tensor, visible: torch.Tensor, scored: torch.Tensor):
+        """``(loss, z)`` of one batch: ``x`` has no NaN, ``visible`` marks what the encoder
+        sees and ``scored`` the entries the loss is taken on."""
+        z = self.encode(x, visible)
+        return masked_mse(self.decode(z), x, scored), z

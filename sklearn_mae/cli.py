@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-    except (CommandError, OSError, ValueError, TypeError) as exc:
+    except (CommandError, OSError, ValueError, TypeError, FloatingPointError) as exc:
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return USAGE_ERROR
 

@@ -9,6 +9,7 @@ from sklearn.utils import gen_batches
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._estimator import INFERENCE_BATCH, _BaseMaskedAutoencoder, check_finite_output
+from ._inputs import output_dtype, validate_input
 
 
 class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _BaseMaskedAutoencoder):
@@ -142,11 +143,12 @@ default="auto"
         Z : ndarray of shape (n_samples, latent_dim)
         """
         check_is_fitted(self)
-        X = self._validate(X, reset=False)
+        X = validate_input(self, X, reset=False)
         module = self.net_.module_.eval()
-        parts = [module.encode(x, observed).cpu().numpy() for x, observed in self._batches(X)]
-        Z = np.concatenate(parts).astype(X.dtype, copy=False)
-        check_finite_output(Z, "transform")
+        Z = np.empty((len(X), self._n_features_out), dtype=output_dtype(X))
+        for start, stop, x, observed in self._batches(X):
+            Z[start:stop] = module.encode(x, observed).cpu().numpy()
+            check_finite_output(Z[start:stop], "transform")
         return Z
 
     @torch.inference_mode()

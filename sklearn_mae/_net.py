@@ -21,14 +21,14 @@ from ._invariance import random_shift, vicreg_loss
 from ._masking import random_mask
 
 
-class TensorBatches:
-    """Mini-batches sliced from one tensor; cheaper than a DataLoader over single rows.
+class Batches:
+    """The training (shuffled) or inference (in order) batches of a ``ScaledRows``.
 
     Batches are ``(x, None)`` so skorch's batch bookkeeping works unchanged. A
-    trailing batch of one sample is dropped when training, as BatchNorm needs two.
+    training batch of one sample is dropped, as BatchNorm needs two.
     """
 
-    def __init__(self, data: torch.Tensor, batch_size: int, generator: torch.Generator | None):
+    def __init__(self, data, batch_size: int, generator: torch.Generator | None):
         self.data = data
         self.batch_size = batch_size
         self.generator = generator
@@ -37,14 +37,14 @@ class TensorBatches:
         return math.ceil(len(self.data) / self.batch_size)
 
     def __iter__(self):
-        n = len(self.data)
-        order = None if self.generator is None else torch.randperm(n, generator=self.generator)
-        for start in range(0, n, self.batch_size):
-            stop = min(start + self.batch_size, n)
-            if order is None:
-                yield self.data[start:stop], None
-            elif stop - start > 1 or n == 1:
-                yield self.data[order[start:stop]], None
+        for x in self.data.batches(self.batch_size, self.generator):
+            if self.generator is None or len(x) > 1 or len(self.data) == 1:
+                yield x, None
+
+
+def warmup_constant(step: int, warmup_steps: int) -> float:
+    """Learning-rate factor at ``step``: linear warm-up over ``warmup_steps``, then 1."""
+    return min(1.0, (step + 1) / warmup_steps)
 
 
 def warmup_cosine(step: int, total_steps: int, warmup: float = 0.1) -> float:
@@ -110,7 +110,7 @@ class MaskedAutoencoderNet(NeuralNet):
 
     def get_iterator(self, dataset, training=False):
         generator = self.generator_ if training else None
-        return TensorBatches(dataset.X, self.batch_size, generator)
+        return Batches(dataset, self.batch_size, generator)
 
     def draw_mask(self, x: torch.Tensor) -> torch.Tensor:
         """A fresh training mask for the batch ``x`` (``True`` = hidden)."""

@@ -39,14 +39,14 @@ import copy
 import json
 import math
 import os
-import tempfile
+import uuid
 from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
+import safetensors.torch
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 from sklearn.impute import MissingIndicator
 from sklearn.utils.validation import check_is_fitted
 
@@ -191,8 +191,11 @@ def load(path: str | os.PathLike, *, device: str = "cpu"
     device = resolve_device(device)
     metadata, tensors = _read_safetensors(path)
     document = _parse_document(path, metadata)
-    estimator = _estimator_from(path, document)
-    fitted = _decode_fitted(path, document["fitted"], estimator)
+    try:
+        estimator = _estimator_from(path, document)
+        fitted = _decode_fitted(path, document["fitted"], estimator)
+    except RecursionError as exc:  # JSON nested deeper than save() ever writes
+        raise _invalid(path, "its metadata is nested too deeply.") from exc
     net = _build_net(path, estimator, fitted, device)
     state = _module_state(path, tensors, net.module)
     scaler = _scaler_from(path, tensors, fitted["layout"])
@@ -205,8 +208,9 @@ def load(path: str | os.PathLike, *, device: str = "cpu"
 def has_safetensors_header(path: str | os.PathLike) -> bool:
     """Whether the file starts like a safetensors file (a header length, then ``{``).
 
-    Only the first nine bytes are read; a pickle or joblib file never starts this way.
-    It says nothing about the rest of the file, which :func:`load` checks.
+    Only the first nine bytes are read: enough to tell a safe model file from a pickle or
+    joblib file before anything is parsed (nothing is ever unpickled either way). It says
+    nothing about the rest of the file, which :func:`load` checks.
 
     Parameters
     ----------
@@ -295,14 +299,16 @@ def _tensors_of(estimator: _BaseMaskedAutoencoder) -> dict[str, torch.Tensor]:
 
 def _write_atomically(tensors: dict, metadata: dict, path: Path) -> None:
     """Write to a temporary file beside ``path``, then rename it over ``path``."""
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                             dir=path.parent)
-    os.close(descriptor)
+    # written with open(), not save_file or tempfile.mkstemp, whose files get mode 0600
+    # instead of the user's usual permissions
+    data = safetensors.torch.save(tensors, metadata=metadata)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        save_file(tensors, temporary, metadata=metadata)
+        with open(temporary, "wb") as f:
+            f.write(data)
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 
@@ -367,22 +373,22 @@ def _parse_document(path: Path, metadata: dict) -> dict:
                        "written by sklearn_mae.persistence.save or 'sklearn-mae fit'.")
     try:
         document = json.loads(metadata[METADATA_KEY])
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise _invalid(path, f"its {METADATA_KEY!r} metadata is not valid JSON ({exc}).") from exc
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         found = document.get("format") if isinstance(document, dict) else document
         raise _invalid(path, f"its metadata says format {found!r}; expected {FORMAT!r}.")
     version = document.get("format_version")
-    if version != FORMAT_VERSION:
+    if type(version) is not int or version != FORMAT_VERSION:
         raise _invalid(
             path, f"it is in format version {version!r} (written by sklearn-mae "
             f"{document.get('sklearn_mae_version', 'unknown')}), but sklearn-mae "
             f"{__version__} reads version {FORMAT_VERSION}; use the sklearn-mae version "
             "that wrote it, or refit the model."
         )
-    if document.get("estimator") not in ESTIMATORS:
-        raise _invalid(path, f"it holds an estimator of class {document.get('estimator')!r}; "
-                       "only "
+    name = document.get("estimator")
+    if not isinstance(name, str) or name not in ESTIMATORS:
+        raise _invalid(path, f"it holds an estimator of class {name!r}; only "
                        f"{' and '.join(ESTIMATORS)} can be loaded.")
     for key in ("params", "fitted"):
         if not isinstance(document.get(key), dict):
@@ -448,7 +454,8 @@ def _decode_fitted(path: Path, saved: dict, estimator: _BaseMaskedAutoencoder) -
     training = _dict_from_json(path, saved["training_params_"], "training_params_")
     image_shape = saved["image_shape_"]
     expected_image_shape = layout.sample_shape if layout.is_image else None
-    if (None if image_shape is None else tuple(image_shape)) != expected_image_shape:
+    if (tuple(image_shape) if isinstance(image_shape, list) else image_shape) != (
+            expected_image_shape):
         raise _invalid(path, f"image_shape_ is {image_shape!r}, but the layout's sample "
                        f"shape {layout.sample_shape} means {expected_image_shape!r}.")
     fitted = {
@@ -556,7 +563,7 @@ def _build_net(path: Path, estimator: _BaseMaskedAutoencoder, fitted: dict, devi
                                     n_samples=training["batch_size"], seed=0)
     except KeyError as exc:
         raise _invalid(path, f"training_params_ lacks the setting {exc}.") from exc
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, ArithmeticError) as exc:
         raise _invalid(path, f"its module cannot be built from the saved settings: "
                        f"{exc}") from exc
 

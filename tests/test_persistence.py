@@ -171,6 +171,11 @@ def test_a_loaded_model_saves_to_the_same_bytes(model, imputer, tmp_path):
         assert first.read_bytes() == second.read_bytes()
 
 
+def test_a_saved_file_has_the_usual_permissions(saved, tmp_path):
+    (tmp_path / "plain").write_bytes(b"")  # created under the same umask
+    assert saved.stat().st_mode & 0o777 == (tmp_path / "plain").stat().st_mode & 0o777
+
+
 def test_file_holds_the_documented_keys(saved):
     document, tensors = read(saved)
     assert document["format"] == "sklearn-mae-model" and document["format_version"] == 1
@@ -293,6 +298,7 @@ def first_weight(tensors):
     [
         (lambda d, t: d.update(format="pickle"), ["format 'pickle'", "sklearn-mae-model"]),
         (lambda d, t: d.update(format_version=2), ["format version 2", "reads version 1"]),
+        (lambda d, t: d.update(estimator=["a", "list"]), ["class ['a', 'list']"]),
         (lambda d, t: d.update(estimator="EvilEstimator"),
          ["class 'EvilEstimator'", "MaskedAutoencoder and MaskedAutoencoderImputer"]),
         (lambda d, t: drop(d, "fitted"), ["no 'fitted' object"]),
@@ -306,12 +312,15 @@ def first_weight(tensors):
         (lambda d, t: d["fitted"].update(architecture_="vit"),
          ["architecture_ is 'vit'", "'conv'"]),
         (lambda d, t: d["fitted"].update(image_shape_=None), ["image_shape_ is None"]),
+        (lambda d, t: d["fitted"].update(image_shape_=8), ["image_shape_ is 8"]),
         (lambda d, t: d["fitted"].update(n_features_in_=63), ["n_features_in_ is 63"]),
         (lambda d, t: d["fitted"]["layout"].update(sample_shape=[0, 8, 8]),
          ["layout.sample_shape"]),
         (lambda d, t: d["fitted"].update(feature_names_in_=["a"]), ["feature_names_in_"]),
         (lambda d, t: d["fitted"].update(loss_curve_="low"), ["loss_curve_ is 'low'"]),
         (lambda d, t: d["fitted"].update(training_params_={}), ["training_params_ lacks"]),
+        (lambda d, t: d["fitted"]["training_params_"].update(batch_size=0),
+         ["cannot be built", "division by zero"]),
         (lambda d, t: drop(t, first_weight(t)), ["missing: ['module.", "weight']"]),
         (lambda d, t: t.update({"module.extra": torch.zeros(1)}), ["unexpected", "extra"]),
         (lambda d, t: t.update(evil=torch.zeros(1)), ["unexpected: ['evil']"]),
@@ -385,3 +394,13 @@ def test_load_never_unpickles(tmp_path):
     assert not marker.exists()
     joblib.load(crafted).close()  # the file does run code when unpickled
     assert marker.exists()
+
+
+@pytest.mark.parametrize("depth", [600, 100_000])
+def test_load_refuses_metadata_nested_too_deeply(depth, saved, tmp_path):
+    document, tensors = read(saved)
+    text = json.dumps(document).replace('"module_params": null', '"module_params": '
+                                        + "[" * depth + "]" * depth)
+    save_file(tensors, tmp_path / "deep.safetensors", metadata={"sklearn_mae": text})
+    with pytest.raises(ValueError, match="nested too deeply|not valid JSON"):
+        load(tmp_path / "deep.safetensors")

@@ -41,7 +41,9 @@ from ._masking import complementary_masks, patch_grid
 from ._net import FiniteLoss, MaskedAutoencoderNet, warmup_constant, warmup_cosine
 from ._sources import ArraySource, ScaledRows, scaling_statistics
 
-INFERENCE_BATCH = 1024
+# float32 input per inference chunk: the network's activations are some hundred times
+# larger (about 100 MB for 28x28 images at the default width), whatever the data's size
+INFERENCE_BYTES = 2**20
 AUTO_EPOCHS_MIN, AUTO_EPOCHS_MAX, AUTO_STEPS = 20, 500, 500
 PARTIAL_WARMUP = 100  # optimiser steps of linear warm-up in partial_fit
 
@@ -408,11 +410,15 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         )
 
     # ------------------------------------------------------------ inference
+    def _inference_rows(self) -> int:
+        """Samples per inference chunk: ``INFERENCE_BYTES`` of float32 input."""
+        return max(1, INFERENCE_BYTES // (4 * self.layout_.n_features))
+
     def _batches(self, X):
         """``(start, stop, x, observed)`` for X in order: scaled tensors on the net's device,
-        a chunk of ``INFERENCE_BATCH`` samples at a time, NaN replaced by zeros."""
+        a chunk of ``_inference_rows()`` samples at a time, NaN replaced by zeros."""
         device = self.net_.device
-        for start, stop, samples in self._source(X, self.layout_).chunks(INFERENCE_BATCH):
+        for start, stop, samples in self._source(X, self.layout_).chunks(self._inference_rows()):
             x = self.scaler_.to_tensor(samples).to(device)
             observed = ~torch.isnan(x)
             yield start, stop, torch.nan_to_num(x), observed
@@ -521,7 +527,7 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         masks = None if mask is None else mask.reshape(len(X), n_features)
         module = self.net_.module_.eval()
         device = self.net_.device
-        for start, stop, samples in self._source(X, self.layout_).chunks(INFERENCE_BATCH):
+        for start, stop, samples in self._source(X, self.layout_).chunks(self._inference_rows()):
             values = samples.reshape(stop - start, n_features).astype(filled.dtype)
             missing = np.isnan(values)
             if masks is not None:

@@ -8,7 +8,7 @@ from sklearn.impute import MissingIndicator
 from sklearn.utils._param_validation import MissingValues
 from sklearn.utils.validation import check_is_fitted
 
-from ._estimator import INFERENCE_BATCH, _BaseMaskedAutoencoder
+from ._estimator import _BaseMaskedAutoencoder
 from ._inputs import output_dtype, validate_input
 from ._sources import ArraySource
 
@@ -212,7 +212,7 @@ default="auto"
         n_columns = n_features + len(self.indicator_.features_)
         filled = np.empty((len(X), n_columns), dtype=output_dtype(X))
         self._fill(X, out=filled[:, :n_features])
-        for start, stop, samples in self._source(X, self.layout_).chunks(INFERENCE_BATCH):
+        for start, stop, samples in self._source(X, self.layout_).chunks(self._inference_rows()):
             flat = samples.reshape(stop - start, -1)
             filled[start:stop, n_features:] = self.indicator_.transform(flat)
         return filled

@@ -1,9 +1,11 @@
 """Input handling shared by every estimator: validation, image layout and scaling.
 
-Data flows one way through this module: ``validate_input`` (array-likes to a
-float array) -> ``Layout.to_samples`` (a view shaped ``(n, *sample_shape)``) ->
-``Scaler.to_tensor`` (scaled float32 tensor for the network) and back with
-``Scaler.to_numpy`` (network units to input units, flattened).
+Data flows one way through this module: ``validate_input`` (numeric arrays, memmaps
+and h5py-like datasets are checked and left as they are; other array-likes become a
+float array) -> ``resolve_layout`` (how a sample is shaped) -> ``_sources`` reads X a
+chunk or batch at a time, shaped ``(k, *sample_shape)`` -> ``Scaler.to_tensor`` (scaled
+float32 tensor for the network) and back with ``Scaler.to_numpy`` (network units to
+input units, flattened).
 """
 
 from __future__ import annotations
@@ -165,6 +167,8 @@ def validate_array(estimator, X, *, reset: bool):
     if math.prod(shape[1:]) < 1:
         raise ValueError(f"Found array with 0 feature(s) (shape={shape}) while a minimum of "
                          "1 is required.")
+    if not reset and hasattr(estimator, "layout_"):
+        check_sample_shape(X, estimator.layout_)
     validate_data(estimator, X, reset=reset, skip_check_array=True)
     return X
 

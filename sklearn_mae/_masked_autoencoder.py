@@ -8,7 +8,7 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import gen_batches
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._estimator import INFERENCE_BATCH, _BaseMaskedAutoencoder, check_finite_output
+from ._estimator import _BaseMaskedAutoencoder, check_finite_output
 from ._inputs import output_dtype, validate_input
 
 
@@ -172,7 +172,7 @@ default="auto"
             )
         module = self.net_.module_.eval()
         parts = []
-        for batch in gen_batches(len(Z), INFERENCE_BATCH):
+        for batch in gen_batches(len(Z), self._inference_rows()):
             z = torch.as_tensor(Z[batch], dtype=torch.float32, device=self.net_.device)
             parts.append(self.scaler_.to_numpy(module.decode(z), Z.dtype))
         X_original = np.concatenate(parts)

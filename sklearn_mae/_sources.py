@@ -146,10 +146,10 @@ def scaling_statistics(source: ArraySource) -> tuple[np.ndarray, np.ndarray]:
         values = samples.astype(np.float64, copy=False)
         observed = ~np.isnan(values)
         n = observed.sum(axis=0)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings():  # all-NaN features, and overflow: checked by Scaler
             warnings.simplefilter("ignore", RuntimeWarning)
             chunk_mean = np.nanmean(values, axis=0)
-        chunk_m2 = np.nansum((values - chunk_mean) ** 2, axis=0)
+            chunk_m2 = np.nansum((values - chunk_mean) ** 2, axis=0)
         if count is None:
             count, mean, m2 = n, np.where(n > 0, chunk_mean, 0.0), chunk_m2
             continue

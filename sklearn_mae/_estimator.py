@@ -39,7 +39,7 @@ from ._inputs import (
 )
 from ._masking import complementary_masks, patch_grid
 from ._net import FiniteLoss, MaskedAutoencoderNet, warmup_constant, warmup_cosine
-from ._sources import ArraySource, ScaledRows, scaling_statistics
+from ._sources import ArraySource, DeviceRows, ScaledRows, fits_on_device, scaling_statistics
 
 # float32 input per inference chunk: the network's activations are some hundred times
 # larger (about 100 MB for 28x28 images at the default width), whatever the data's size
@@ -75,6 +75,24 @@ def keep_state_on_failure(estimator):
             delattr(estimator, key)
         vars(estimator).update(fitted)
         raise
+
+
+@contextmanager
+def fast_cuda_kernels(device):
+    """cuDNN autotuning and TF32 matrix products while training on CUDA; the global
+    flags are restored afterwards, so nothing else in the process is affected."""
+    if torch.device(device).type != "cuda":
+        yield
+        return
+    flags = (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32,
+             torch.backends.cudnn.allow_tf32)
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    try:
+        yield
+    finally:
+        (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32,
+         torch.backends.cudnn.allow_tf32) = flags
 
 
 @contextmanager
@@ -161,6 +179,8 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "callbacks": [list, None],
+        "precision": [StrOptions({"auto", "float32", "bfloat16"})],
+        "compile": ["boolean"],
     }
 
     def __init__(
@@ -185,6 +205,8 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         random_state=None,
         verbose: int = 0,
         callbacks: list | None = None,
+        precision: str = "auto",
+        compile: bool = False,
     ):
         self.latent_dim = latent_dim
         self.width = width
@@ -205,6 +227,8 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.precision = precision
+        self.compile = compile
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -260,7 +284,8 @@ class _BaseMaskedAutoencoder(BaseEstimator):
                 self._check_partial_fit_matches(X)
                 source = self._source(X, self.layout_)
                 self.net_ = copy.deepcopy(self.net_)  # a failed pass leaves the last model
-            self._train(self.net_, ScaledRows(source, self.scaler_), epochs=1)
+            self.net_.complete_data = source.missing_value is None and not source.is_float
+            self._train(self.net_, source, self.scaler_, epochs=1)
             self.loss_curve_ = list(self.net_.history[:, "train_loss"])
             self.n_samples_seen_ = getattr(self, "n_samples_seen_", 0) + len(source)
             self.n_iter_ = getattr(self, "n_iter_", 0) + 1
@@ -282,7 +307,8 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         scaler = Scaler(*scaling_statistics(source), layout.is_image)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         net = self._build_net(architecture, layout, training, len(X), seed)
-        self._train(net, ScaledRows(source, scaler))
+        net.complete_data = not source.seen_missing.any()
+        self._train(net, source, scaler)
 
         self.layout_ = layout
         self.scaler_ = scaler
@@ -305,6 +331,7 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         self.scaler_ = Scaler(*scaling_statistics(source), layout.is_image)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         self.net_ = self._build_net(architecture, layout, training, len(X), seed).initialize()
+        self.net_.complete_data = not source.seen_missing.any()
         self.layout_ = layout
         self.architecture_ = architecture.name
         self.training_params_ = training
@@ -322,10 +349,15 @@ class _BaseMaskedAutoencoder(BaseEstimator):
             )
 
     @staticmethod
-    def _train(net: MaskedAutoencoderNet, data: ScaledRows, epochs: int | None = None) -> None:
-        """``net.fit`` (a fresh fit) or one more pass; a Ctrl-C propagates (see
+    def _train(net: MaskedAutoencoderNet, source: ArraySource, scaler: Scaler,
+               epochs: int | None = None) -> None:
+        """``net.fit`` (a fresh fit) or ``epochs`` more passes over ``source``. On CUDA the
+        scaled data moves to the device when it fits there. A Ctrl-C propagates (see
         ``user_interrupts``)."""
-        with user_interrupts() as interrupted:
+        data = ScaledRows(source, scaler)
+        if fits_on_device(4 * len(source) * source.layout.n_features, net.device):
+            data = DeviceRows(data, net.device)
+        with user_interrupts() as interrupted, fast_cuda_kernels(net.device):
             if epochs is None:
                 net.fit(data, None)
             else:
@@ -360,13 +392,16 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         if layout.is_image and training["mask_type"] == "patch":
             patch_grid(layout.sample_shape[1:], self.patch_size)
         n_batches = math.ceil(n_samples / training["batch_size"])
+        device = resolve_device(self.device)
         shift = int(self.max_shift * min(layout.sample_shape[1:])) if layout.is_image else 0
         return {
             **training,
             "patch_size": self.patch_size,
             "max_epochs": auto_epochs(n_batches) if self.max_epochs == "auto" else self.max_epochs,
             "max_shift": shift,  # in pixels
-            "device": resolve_device(self.device),
+            "device": device,
+            "precision": ("bfloat16" if device.startswith("cuda") else "float32")
+            if self.precision == "auto" else self.precision,
             "lr_schedule": "warmup-cosine",
         }
 
@@ -393,6 +428,8 @@ class _BaseMaskedAutoencoder(BaseEstimator):
             module,
             optimizer=torch.optim.AdamW,
             optimizer__weight_decay=self.weight_decay,
+            # one kernel for the whole update instead of several per parameter
+            **({"optimizer__fused": True} if training["device"].startswith("cuda") else {}),
             lr=training["lr"],
             max_epochs=training["max_epochs"],
             batch_size=training["batch_size"],
@@ -407,6 +444,8 @@ class _BaseMaskedAutoencoder(BaseEstimator):
             consistency=training["consistency"],
             max_shift=training["max_shift"],
             seed=seed,
+            precision=training["precision"],
+            compile_step=self.compile,
         )
 
     # ------------------------------------------------------------ inference
@@ -419,7 +458,7 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         a chunk of ``_inference_rows()`` samples at a time, NaN replaced by zeros."""
         device = self.net_.device
         for start, stop, samples in self._source(X, self.layout_).chunks(self._inference_rows()):
-            x = self.scaler_.to_tensor(samples).to(device)
+            x = self.scaler_.to_tensor(samples, device)
             observed = ~torch.isnan(x)
             yield start, stop, torch.nan_to_num(x), observed
 
@@ -533,9 +572,10 @@ class _BaseMaskedAutoencoder(BaseEstimator):
             if masks is not None:
                 missing |= masks[start:stop]
             if missing.any():
-                x = self.scaler_.to_tensor(np.where(missing, np.nan, values).reshape(samples.shape))
-                recon = self.scaler_.to_numpy(module(torch.nan_to_num(x.to(device)),
-                                                     ~torch.isnan(x).to(device)), filled.dtype)
+                hidden = np.where(missing, np.nan, values).reshape(samples.shape)
+                x = self.scaler_.to_tensor(hidden, device)
+                recon = module(torch.nan_to_num(x), ~torch.isnan(x))
+                recon = self.scaler_.to_numpy(recon, filled.dtype)
                 check_finite_output(recon[missing], "inpaint")
                 values[missing] = recon[missing]
             filled[start:stop] = values

@@ -78,6 +78,10 @@ default="auto"
         ``1`` or more shows a progress bar and the loss of every epoch.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks.
+    precision : {"auto", "float32", "bfloat16"}, default="auto"
+        Training precision; ``"auto"``: bf16 autocast on CUDA, float32 on the CPU.
+    compile : bool, default=False
+        Compile the training step with ``torch.compile``.
 
     Attributes
     ----------
@@ -140,6 +144,8 @@ default="auto"
         random_state=None,
         verbose: int = 0,
         callbacks: list | None = None,
+        precision: str = "auto",
+        compile: bool = False,
     ):
         super().__init__(
             latent_dim=latent_dim,
@@ -161,6 +167,8 @@ default="auto"
             random_state=random_state,
             verbose=verbose,
             callbacks=callbacks,
+            precision=precision,
+            compile=compile,
         )
         self.missing_values = missing_values
         self.add_indicator = add_indicator

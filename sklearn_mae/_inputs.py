@@ -239,18 +239,29 @@ class Scaler:
         self.offset = offset
         self.scale = np.where(span > 1e-12 * np.maximum(1.0, np.abs(offset)), span, 1.0)
 
-    def to_tensor(self, samples: np.ndarray) -> torch.Tensor:
-        """Scale a batch of samples (NaN kept) into a new float32 tensor."""
-        with np.errstate(over="ignore"):
-            scaled = ((samples - self.offset) / self.scale).astype(np.float32)
-        if np.isinf(scaled).any():
+    def to_tensor(self, samples: np.ndarray, device="cpu") -> torch.Tensor:
+        """Scale a batch of samples (NaN kept) into a new float32 tensor on ``device``.
+
+        On CUDA the raw samples (uint8 stays uint8) are copied from pinned memory and
+        scaled there, in float64 like on the host.
+        """
+        if torch.device(device).type == "cpu":
+            with np.errstate(over="ignore"):
+                scaled = torch.from_numpy(
+                    ((samples - self.offset) / self.scale).astype(np.float32))
+        else:
+            raw = torch.from_numpy(np.ascontiguousarray(samples)).pin_memory()
+            raw = raw.to(device, non_blocking=True).double()
+            offset = torch.as_tensor(self.offset, device=device)
+            scaled = ((raw - offset) / torch.as_tensor(self.scale, device=device)).float()
+        if torch.isinf(scaled).any():
             raise ValueError(
                 "X holds values that, scaled as the training data were, exceed float32's "
                 f"range (|x| up to {np.nanmax(np.abs(samples)):.3g}; training offset "
                 f"{np.min(self.offset):.3g}, scale {np.max(self.scale):.3g}). Check that X is in "
                 "the units of the training data."
             )
-        return torch.from_numpy(np.ascontiguousarray(scaled))
+        return scaled.contiguous()
 
     def to_numpy(self, tensor: torch.Tensor, dtype=np.float64) -> np.ndarray:
         """Undo the scaling of network outputs and flatten them to ``(n, n_features)``."""

@@ -89,6 +89,14 @@ default="auto"
         ``1`` or more shows a progress bar and the loss of every epoch.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks (e.g. ``EarlyStopping(monitor="train_loss")``).
+    precision : {"auto", "float32", "bfloat16"}, default="auto"
+        Precision of training. ``"auto"``: bf16 autocast on CUDA (losses and the VICReg
+        term stay in float32), float32 on the CPU (bf16 is far slower on CPUs without
+        bf16 instructions). Inference always runs in float32.
+    compile : bool, default=False
+        Compile the training step (the module's ``training_loss`` and the VICReg term)
+        with ``torch.compile``: faster steps on a GPU after a compile of tens of
+        seconds, which short fits do not earn back.
 
     Attributes
     ----------

@@ -91,14 +91,14 @@ class ScaledRows(torch.utils.data.Dataset):
         elif self.source.on_disk:
             yield from self._disk_batches(batch_size, generator)
         else:
-            order = torch.randperm(len(self), generator=generator).numpy()
+            order = host_permutation(len(self), generator)
             for start in range(0, len(self), batch_size):
                 yield self.scaler.to_tensor(self.source.read(order[start : start + batch_size]))
 
     def _disk_batches(self, batch_size: int, generator: torch.Generator):
         chunk = batch_size * DISK_CHUNK_BATCHES
         n_chunks = math.ceil(len(self) / chunk)
-        chunk_order = torch.randperm(n_chunks, generator=generator).tolist()
+        chunk_order = host_permutation(n_chunks, generator).tolist()
         carried = None
         for first in range(0, n_chunks, DISK_BUFFER_CHUNKS):
             parts = [self.source.read(slice(c * chunk, min((c + 1) * chunk, len(self))))
@@ -106,12 +106,55 @@ class ScaledRows(torch.utils.data.Dataset):
             if carried is not None:
                 parts.insert(0, carried)
             buffer = np.concatenate(parts)
-            buffer = buffer[torch.randperm(len(buffer), generator=generator).numpy()]
+            buffer = buffer[host_permutation(len(buffer), generator)]
             last = first + DISK_BUFFER_CHUNKS >= n_chunks
             full = len(buffer) if last else len(buffer) // batch_size * batch_size
             for start in range(0, full, batch_size):
                 yield self.scaler.to_tensor(buffer[start : min(start + batch_size, full)])
             carried = buffer[full:] if full < len(buffer) else None
+
+
+class DeviceRows(torch.utils.data.Dataset):
+    """The whole scaled training set held on the training device, filled a chunk at a
+    time: a batch is then one gather (``randperm`` + ``index_select``) with no host work."""
+
+    def __init__(self, rows: ScaledRows, device):
+        source = rows.source
+        self.tensor = torch.empty((len(source), *source.layout.sample_shape),
+                                  dtype=torch.float32, device=device)
+        for start, stop, samples in source.chunks():
+            self.tensor[start:stop].copy_(rows.scaler.to_tensor(samples).pin_memory(),
+                                          non_blocking=True)
+
+    def __len__(self) -> int:
+        return len(self.tensor)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.tensor[index]
+
+    def batches(self, batch_size: int, generator: torch.Generator | None):
+        if generator is None:
+            yield from self.tensor.split(batch_size)
+            return
+        order = torch.randperm(len(self), generator=generator, device=generator.device)
+        for index in order.split(batch_size):
+            yield self.tensor.index_select(0, index)
+
+
+def fits_on_device(n_bytes: int, device) -> bool:
+    """Whether ``n_bytes`` of training data should live on a CUDA device: under a quarter
+    of its free memory, leaving the rest to the network."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return False
+    free, _ = torch.cuda.mem_get_info(device)
+    return n_bytes < free / 4
+
+
+def host_permutation(n: int, generator: torch.Generator) -> np.ndarray:
+    """A random order of ``n`` rows, drawn on the generator's device, for indexing X on the
+    host (one copy an epoch)."""
+    return torch.randperm(n, generator=generator, device=generator.device).cpu().numpy()
 
 
 def _row_numbers(rows, n: int) -> np.ndarray:

@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import copy
 import math
-import signal
-import threading
-from contextlib import contextmanager
 from functools import partial
 from numbers import Integral, Real
 
@@ -25,7 +22,7 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import Callback, LRScheduler, ProgressBar
+from skorch.callbacks import LRScheduler, ProgressBar
 from torch.optim.lr_scheduler import LambdaLR
 
 from ._architectures import ARCHITECTURES, Architecture, get_architecture
@@ -39,107 +36,19 @@ from ._inputs import (
 )
 from ._masking import complementary_masks, patch_grid
 from ._net import FiniteLoss, MaskedAutoencoderNet, warmup_constant, warmup_cosine
-from ._sources import ArraySource, DeviceRows, ScaledRows, fits_on_device, scaling_statistics
+from ._sources import ArraySource, scaling_statistics
+from ._training import (
+    PARTIAL_WARMUP,
+    auto_epochs,
+    check_callbacks,
+    keep_state_on_failure,
+    resolve_device,
+    train,
+)
 
 # float32 input per inference chunk: the network's activations are some hundred times
 # larger (about 100 MB for 28x28 images at the default width), whatever the data's size
 INFERENCE_BYTES = 2**20
-AUTO_EPOCHS_MIN, AUTO_EPOCHS_MAX, AUTO_STEPS = 20, 500, 500
-PARTIAL_WARMUP = 100  # optimiser steps of linear warm-up in partial_fit
-
-
-def resolve_device(device: str) -> str:
-    """``"auto"`` -> CUDA when available, else CPU; other values are checked."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device={device!r} is not a torch device; use 'auto', 'cpu' or "
-                         "'cuda'.") from exc
-    if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was requested but CUDA is not available here; "
-                         "use device='auto' or 'cpu'.")
-    return str(parsed)
-
-
-@contextmanager
-def keep_state_on_failure(estimator):
-    """Leave ``estimator`` as it was (unfitted, or the previous model) if the block raises,
-    Ctrl-C included: a fit either completes or changes nothing."""
-    fitted = {k: v for k, v in vars(estimator).items() if k.endswith("_")}
-    try:
-        yield
-    except BaseException:
-        for key in [k for k in vars(estimator) if k.endswith("_")]:
-            delattr(estimator, key)
-        vars(estimator).update(fitted)
-        raise
-
-
-@contextmanager
-def fast_cuda_kernels(device):
-    """cuDNN autotuning and TF32 matrix products while training on CUDA; the global
-    flags are restored afterwards, so nothing else in the process is affected."""
-    if torch.device(device).type != "cuda":
-        yield
-        return
-    flags = (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32,
-             torch.backends.cudnn.allow_tf32)
-    torch.backends.cudnn.benchmark = True
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-    try:
-        yield
-    finally:
-        (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32,
-         torch.backends.cudnn.allow_tf32) = flags
-
-
-@contextmanager
-def user_interrupts():
-    """Yield a list that records a Ctrl-C (SIGINT) while the block runs.
-
-    skorch ends training quietly on any ``KeyboardInterrupt``, and its ``EarlyStopping``
-    raises one to stop; watching the signal itself tells a user's Ctrl-C, which must
-    propagate, from a callback's request to stop, which ends a normal fit.
-    """
-    seen: list[bool] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield seen  # signals only reach the main thread
-        return
-    previous = signal.getsignal(signal.SIGINT)
-
-    def record(signum, frame):
-        if previous is signal.SIG_IGN:
-            return
-        seen.append(True)
-        if callable(previous):
-            previous(signum, frame)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, record)
-    try:
-        yield seen
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def auto_epochs(n_batches: int) -> int:
-    """At least 20 passes, and enough for about 500 optimiser steps (at most 500 passes)."""
-    return min(AUTO_EPOCHS_MAX, max(AUTO_EPOCHS_MIN, math.ceil(AUTO_STEPS / n_batches)))
-
-
-def check_callbacks(callbacks: list) -> list:
-    """skorch callbacks, or ``(name, callback)`` pairs; anything else is refused here."""
-    for entry in callbacks:
-        callback = entry[1] if isinstance(entry, tuple) and len(entry) == 2 else entry
-        if not isinstance(callback, Callback):
-            raise TypeError(
-                f"callbacks must hold skorch callbacks (instances of skorch.callbacks.Callback, "
-                f"e.g. EarlyStopping(monitor='train_loss')) or (name, callback) pairs; got "
-                f"{entry!r}."
-            )
-    return callbacks
 
 
 def check_finite_output(values: np.ndarray, method: str) -> None:
@@ -284,8 +193,9 @@ class _BaseMaskedAutoencoder(BaseEstimator):
                 self._check_partial_fit_matches(X)
                 source = self._source(X, self.layout_)
                 self.net_ = copy.deepcopy(self.net_)  # a failed pass leaves the last model
-            self.net_.complete_data = source.missing_value is None and not source.is_float
-            self._train(self.net_, source, self.scaler_, epochs=1)
+                # no statistics pass over this block: only integers are known complete
+                self.net_.complete_data = source.missing_value is None and not source.is_float
+            train(self.net_, source, self.scaler_, epochs=1)
             self.loss_curve_ = list(self.net_.history[:, "train_loss"])
             self.n_samples_seen_ = getattr(self, "n_samples_seen_", 0) + len(source)
             self.n_iter_ = getattr(self, "n_iter_", 0) + 1
@@ -308,7 +218,7 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         net = self._build_net(architecture, layout, training, len(X), seed)
         net.complete_data = not source.seen_missing.any()
-        self._train(net, source, scaler)
+        train(net, source, scaler)
 
         self.layout_ = layout
         self.scaler_ = scaler
@@ -347,28 +257,6 @@ class _BaseMaskedAutoencoder(BaseEstimator):
                 f"architecture now gives {architecture!r}. Set it back, or call fit to start "
                 "afresh."
             )
-
-    @staticmethod
-    def _train(net: MaskedAutoencoderNet, source: ArraySource, scaler: Scaler,
-               epochs: int | None = None) -> None:
-        """``net.fit`` (a fresh fit) or ``epochs`` more passes over ``source``. On CUDA the
-        scaled data moves to the device when it fits there. A Ctrl-C propagates (see
-        ``user_interrupts``)."""
-        data = ScaledRows(source, scaler)
-        if fits_on_device(4 * len(source) * source.layout.n_features, net.device):
-            data = DeviceRows(data, net.device)
-        with user_interrupts() as interrupted, fast_cuda_kernels(net.device):
-            if epochs is None:
-                net.fit(data, None)
-            else:
-                schedule = dict(net.callbacks_)["lr_schedule"]
-                steps_done = sum(len(epoch["batches"]) for epoch in net.history)
-                # continue the schedule where it stands; after fit, at the constant lr
-                schedule.lr_lambda = partial(warmup_constant, warmup_steps=PARTIAL_WARMUP)
-                schedule.last_epoch = steps_done - 1
-                net.partial_fit(data, None, epochs=epochs)
-        if interrupted:
-            raise KeyboardInterrupt
 
     def _resolve_architecture(self, layout: Layout) -> Architecture:
         if isinstance(self.architecture, str) and self.architecture == "auto":

@@ -50,10 +50,11 @@ from sklearn.impute import MissingIndicator
 from sklearn.utils.validation import check_is_fitted
 
 from . import __version__
-from ._estimator import _BaseMaskedAutoencoder, resolve_device
+from ._estimator import _BaseMaskedAutoencoder
 from ._imputer import MaskedAutoencoderImputer
 from ._inputs import Layout, Scaler
 from ._masked_autoencoder import MaskedAutoencoder
+from ._training import resolve_device
 
 __all__ = ["save", "load", "has_safetensors_header"]
 

@@ -10,7 +10,7 @@ import torch
 from sklearn.datasets import load_digits
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from sklearn_mae import MaskedAutoencoder, _estimator, _net, _sources
+from sklearn_mae import MaskedAutoencoder, _net, _sources, _training
 from sklearn_mae._inputs import resolve_layout
 
 SYNCS = {"_local_scalar_dense", "is_nonzero", "item", "nonzero", "masked_select",
@@ -93,10 +93,10 @@ def test_cuda_wiring(fake_cuda):
 
 def test_cuda_flags_are_set_only_inside_training():
     before = (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32)
-    with _estimator.fast_cuda_kernels("cuda"):
+    with _training.fast_cuda_kernels("cuda"):
         assert torch.backends.cudnn.benchmark and torch.backends.cuda.matmul.allow_tf32
     assert (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32) == before
-    with _estimator.fast_cuda_kernels("cpu"):
+    with _training.fast_cuda_kernels("cpu"):
         assert (torch.backends.cudnn.benchmark,
                 torch.backends.cuda.matmul.allow_tf32) == before
 

@@ -89,6 +89,8 @@ default="auto"
         The fitted indicator when ``add_indicator=True``.
     net_, loss_curve_, architecture_, training_params_, image_shape_
         As for :class:`MaskedAutoencoder`.
+    n_samples_seen_, n_iter_ : int
+        Samples trained on and passes over the data, as for :class:`MaskedAutoencoder`.
     n_features_in_ : int
         Number of features seen during fit (``X.shape[1]``).
     feature_names_in_ : ndarray of shape (n_features_in_,)

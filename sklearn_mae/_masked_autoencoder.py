@@ -111,7 +111,13 @@ default="auto"
     training_params_ : dict
         Every training setting as used, with ``"auto"`` resolved: ``mask_ratio``,
         ``mask_type``, ``patch_size``, ``lr``, ``batch_size``, ``max_epochs``,
-        ``consistency``, ``max_shift`` (in pixels) and ``device``.
+        ``consistency``, ``max_shift`` (in pixels), ``device``, ``precision`` and
+        ``lr_schedule`` (``"warmup-cosine"`` for ``fit``, ``"warmup-constant"`` for
+        ``partial_fit``).
+    n_samples_seen_ : int
+        Samples trained on: ``len(X)`` after ``fit``, summed over ``partial_fit`` calls.
+    n_iter_ : int
+        Passes over the data: epochs run by ``fit``, or ``partial_fit`` calls.
     image_shape_ : tuple of int or None
         ``(C, H, W)`` of the images, or None for tabular data.
     n_features_in_ : int

@@ -24,7 +24,7 @@ from sklearn.utils import gen_batches
 
 from ._inputs import Layout
 
-CHUNK_BYTES = 32 * 2**20  # float64 bytes per chunk read for checks, statistics, inference
+CHUNK_BYTES = 8 * 2**20  # float64 bytes per chunk read for checks and statistics
 DISK_CHUNK_BATCHES = 4  # batches per contiguous read of an on-disk array
 DISK_BUFFER_CHUNKS = 8  # chunks shuffled together
 

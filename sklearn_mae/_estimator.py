@@ -10,6 +10,9 @@ the scaler to input units. ``MaskedAutoencoder`` adds the latent ``transform`` a
 from __future__ import annotations
 
 import math
+import signal
+import threading
+from contextlib import contextmanager
 from functools import partial
 from numbers import Integral, Real
 
@@ -19,13 +22,13 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import LRScheduler, ProgressBar
+from skorch.callbacks import Callback, LRScheduler, ProgressBar
 from torch.optim.lr_scheduler import LambdaLR
 
 from ._architectures import ARCHITECTURES, Architecture, get_architecture
 from ._inputs import Layout, Scaler, resolve_layout, validate_input
 from ._masking import complementary_masks, patch_grid
-from ._net import MaskedAutoencoderNet, warmup_cosine
+from ._net import FiniteLoss, MaskedAutoencoderNet, warmup_cosine
 
 INFERENCE_BATCH = 1024
 AUTO_EPOCHS_MIN, AUTO_EPOCHS_MAX, AUTO_STEPS = 20, 500, 500
@@ -46,9 +49,75 @@ def resolve_device(device: str) -> str:
     return str(parsed)
 
 
+@contextmanager
+def keep_state_on_failure(estimator):
+    """Leave ``estimator`` as it was (unfitted, or the previous model) if the block raises,
+    Ctrl-C included: a fit either completes or changes nothing."""
+    fitted = {k: v for k, v in vars(estimator).items() if k.endswith("_")}
+    try:
+        yield
+    except BaseException:
+        for key in [k for k in vars(estimator) if k.endswith("_")]:
+            delattr(estimator, key)
+        vars(estimator).update(fitted)
+        raise
+
+
+@contextmanager
+def user_interrupts():
+    """Yield a list that records a Ctrl-C (SIGINT) while the block runs.
+
+    skorch ends training quietly on any ``KeyboardInterrupt``, and its ``EarlyStopping``
+    raises one to stop; watching the signal itself tells a user's Ctrl-C, which must
+    propagate, from a callback's request to stop, which ends a normal fit.
+    """
+    seen: list[bool] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield seen  # signals only reach the main thread
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def record(signum, frame):
+        if previous is signal.SIG_IGN:
+            return
+        seen.append(True)
+        if callable(previous):
+            previous(signum, frame)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, record)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def auto_epochs(n_batches: int) -> int:
     """At least 20 passes, and enough for about 500 optimiser steps (at most 500 passes)."""
     return min(AUTO_EPOCHS_MAX, max(AUTO_EPOCHS_MIN, math.ceil(AUTO_STEPS / n_batches)))
+
+
+def check_callbacks(callbacks: list) -> list:
+    """skorch callbacks, or ``(name, callback)`` pairs; anything else is refused here."""
+    for entry in callbacks:
+        callback = entry[1] if isinstance(entry, tuple) and len(entry) == 2 else entry
+        if not isinstance(callback, Callback):
+            raise TypeError(
+                f"callbacks must hold skorch callbacks (instances of skorch.callbacks.Callback, "
+                f"e.g. EarlyStopping(monitor='train_loss')) or (name, callback) pairs; got "
+                f"{entry!r}."
+            )
+    return callbacks
+
+
+def check_finite_output(values: np.ndarray, method: str) -> None:
+    """A NaN or inf from the network never leaves the estimator silently."""
+    if not np.isfinite(values).all():
+        raise FloatingPointError(
+            f"{method} produced non-finite values: the network's output overflowed or the "
+            "model holds non-finite weights. Check that X is in the units of the training "
+            "data, or refit with a lower lr."
+        )
 
 
 class _BaseMaskedAutoencoder(BaseEstimator):
@@ -70,7 +139,8 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         "module_params": [dict, None],
         "image_shape": [StrOptions({"auto"}), tuple, list, None],
         "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        # BatchNorm needs two samples: a batch of one is dropped in training
+        "batch_size": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"})],
         "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "device": [str],
@@ -140,7 +210,8 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         self : object
             The fitted estimator.
         """
-        return self._fit(self._validate(X, reset=True))
+        with keep_state_on_failure(self):
+            return self._fit(self._validate(X, reset=True))
 
     def _validate(self, X, reset: bool) -> np.ndarray:
         """X as a float array in which NaN marks every missing entry."""
@@ -155,7 +226,10 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         data = scaler.to_tensor(samples)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         net = self._build_net(architecture, layout, training, len(data), seed)
-        net.fit(data, None)
+        with user_interrupts() as interrupted:
+            net.fit(data, None)
+        if interrupted:
+            raise KeyboardInterrupt
 
         self.layout_ = layout
         self.scaler_ = scaler
@@ -209,10 +283,10 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         steps = training["max_epochs"] * math.ceil(n_samples / training["batch_size"])
         schedule = LRScheduler(LambdaLR, lr_lambda=partial(warmup_cosine, total_steps=steps),
                                step_every="batch")
-        callbacks = [("lr_schedule", schedule)]
+        callbacks = [("lr_schedule", schedule), ("finite_loss", FiniteLoss())]
         if self.verbose:
             callbacks.append(("progress", ProgressBar()))
-        callbacks.extend(self.callbacks or [])
+        callbacks.extend(check_callbacks(self.callbacks or []))
         return MaskedAutoencoderNet(
             module,
             optimizer=torch.optim.AdamW,
@@ -260,30 +334,35 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         Returns
         -------
         scores : ndarray of shape (n_samples,)
-            Higher is better; usable as a (negated) anomaly score.
+            Higher is better; usable as a (negated) anomaly score. NaN for a sample
+            with nothing to score: fewer than two observed entries, or all of them in
+            one half of the protocol's mask.
         """
         check_is_fitted(self)
         X = self._validate(X, reset=False)
         module = self.net_.module_.eval()
-        masks = complementary_masks(self.layout_.sample_shape).to(self.net_.device)
-        scale = torch.as_tensor(self.scaler_.scale, device=self.net_.device)
+        device = self.net_.device
+        masks = complementary_masks(self.layout_.sample_shape).to(device)
+        # errors are squared in network units (float32, near 1) and brought to input
+        # units in float64, where large inputs cannot overflow
+        unit = torch.as_tensor(self.scaler_.scale, device=device, dtype=torch.float64) ** 2
         scores = []
         for x, observed in self._batches(X):
-            sq_error = torch.zeros(len(x), device=x.device)
-            count = torch.zeros(len(x), device=x.device)
+            sq_error = torch.zeros(len(x), device=x.device, dtype=torch.float64)
+            count = torch.zeros(len(x), device=x.device, dtype=torch.float64)
             for hidden in masks:
-                recon = module(x, observed & ~hidden)
-                scored = (observed & hidden).flatten(1)
-                err = (((recon - x) * scale) ** 2).flatten(1)
-                sq_error += (err * scored).sum(1)
-                count += scored.sum(1)
-            scores.append((-sq_error / count.clamp_min(1)).cpu().numpy())
+                scored = observed & hidden
+                err = (module(x, observed & ~hidden) - x) ** 2
+                sq_error += (torch.where(scored, err, 0) * unit).flatten(1).sum(1)
+                count += scored.expand_as(err).flatten(1).sum(1)
+            scores.append((-sq_error / count).cpu().numpy())  # 0 / 0 -> NaN: nothing scored
         return np.concatenate(scores).astype(X.dtype, copy=False)
 
     def score(self, X, y=None) -> float:
         """Minus the mean squared error on hidden entries (see ``score_samples``).
 
         Higher is better, so ``GridSearchCV`` can compare ``mask_ratio`` values directly.
+        Samples with nothing to score (NaN in ``score_samples``) are left out.
 
         Parameters
         ----------
@@ -295,9 +374,15 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         Returns
         -------
         score : float
-            The mean of ``score_samples(X)``.
+            The mean of ``score_samples(X)`` over the samples that could be scored.
         """
-        return float(np.mean(self.score_samples(X)))
+        scores = self.score_samples(X)
+        if np.isnan(scores).all():
+            raise ValueError(
+                "no sample of X has entries to score: each needs observed (not NaN) entries "
+                "in both halves of the scoring mask. Pass samples with fewer missing values."
+            )
+        return float(np.nanmean(scores))
 
     def inpaint(self, X, mask=None):
         """Fill hidden or missing entries of X with the model's reconstruction.
@@ -337,6 +422,7 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         recon = np.concatenate([self.scaler_.to_numpy(module(x, observed), X.dtype)
                                 for x, observed in self._batches(filled)])
         filled[missing] = recon.reshape(X.shape)[missing]
+        check_finite_output(filled, "inpaint")
         return filled
 
     def __sklearn_tags__(self):

@@ -8,7 +8,7 @@ from sklearn.impute import MissingIndicator
 from sklearn.utils._param_validation import MissingValues
 from sklearn.utils.validation import check_is_fitted
 
-from ._estimator import _BaseMaskedAutoencoder
+from ._estimator import _BaseMaskedAutoencoder, keep_state_on_failure
 
 
 class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, _BaseMaskedAutoencoder):
@@ -180,12 +180,13 @@ default="auto"
         self : MaskedAutoencoderImputer
             The fitted imputer.
         """
-        X = self._validate(X, reset=True)
-        indicator = None
-        if self.add_indicator:
-            indicator = MissingIndicator(error_on_new=False).fit(X.reshape(len(X), -1))
-        self._fit(X)
-        self.indicator_ = indicator
+        with keep_state_on_failure(self):
+            X = self._validate(X, reset=True)
+            indicator = None
+            if self.add_indicator:
+                indicator = MissingIndicator(error_on_new=False).fit(X.reshape(len(X), -1))
+            self._fit(X)
+            self.indicator_ = indicator
         return self
 
     def transform(self, X):
@@ -203,6 +204,14 @@ default="auto"
         """
         check_is_fitted(self)
         X = self._validate(X, reset=False)
+        # set_output's wrapper would fail inside pandas on images; say why, and what to do
+        output = getattr(self, "_sklearn_output_config", {}).get("transform", "default")
+        if X.ndim > 2 and output != "default":
+            raise ValueError(
+                f"set_output(transform={output!r}) needs 2-D output, but X holds images of "
+                f"shape {X.shape[1:]}. Pass them flattened, X.reshape(len(X), -1), with "
+                f"image_shape={X.shape[1:]}, or use set_output(transform='default')."
+            )
         missing = np.isnan(X)
         filled = self._fill(X, missing)
         if self.indicator_ is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
@@ -69,12 +70,15 @@ def resolve_layout(input_shape: tuple[int, ...], image_shape) -> Layout:
                 f"shape {input_shape}. Pass 2-D data or set image_shape='auto'."
             )
         return Layout(input_shape, input_shape)
-    shape = tuple(int(s) for s in image_shape)
-    if len(shape) not in (2, 3) or min(shape) < 1:
+    if len(image_shape) not in (2, 3) or not all(
+        isinstance(side, Integral) and not isinstance(side, bool) and side >= 1
+        for side in image_shape
+    ):
         raise ValueError(
-            f"image_shape must be 'auto', None, (H, W) or (C, H, W) with positive sizes; "
-            f"got {image_shape!r}."
+            f"image_shape must be 'auto', None, (H, W) or (C, H, W) with positive whole "
+            f"numbers; got {image_shape!r}."
         )
+    shape = tuple(int(side) for side in image_shape)
     sample_shape = shape if len(shape) == 3 else (1, *shape)
     if math.prod(sample_shape) != n_features or (
         len(input_shape) > 1 and input_shape[-2:] != sample_shape[-2:]
@@ -89,10 +93,12 @@ def resolve_layout(input_shape: tuple[int, ...], image_shape) -> Layout:
 
 
 def validate_input(estimator, X, *, reset: bool, allow_nan: bool = True) -> np.ndarray:
-    """Check X (any array-like, 2-D to 4-D) and return it as a float32/float64 array.
+    """Check X (any array-like, 2-D to 4-D) and return it as a float array.
 
-    Never modifies X: a copy is made whenever a conversion is needed, and later
-    stages only read from the returned array.
+    float32 input stays float32; anything else becomes float64, so every value of
+    an integer, big-endian, nullable or mixed input comes back exactly. Never modifies
+    X: a copy is made whenever a conversion is needed, and later stages only read
+    from the returned array.
     """
     if sp.issparse(X):
         warnings.warn(
@@ -102,12 +108,15 @@ def validate_input(estimator, X, *, reset: bool, allow_nan: bool = True) -> np.n
             stacklevel=3,
         )
         X = X.toarray()
+    check_columns_are_numeric(X)
+    if not reset and hasattr(estimator, "layout_"):
+        check_sample_shape(X, estimator.layout_)
     X = validate_data(
         estimator,
         X,
         reset=reset,
         allow_nd=True,
-        dtype=[np.float32, np.float64],
+        dtype=[np.float64, np.float32],  # the first is what other dtypes become
         ensure_all_finite="allow-nan" if allow_nan else True,
         ensure_min_samples=2 if reset else 1,
     )
@@ -119,35 +128,88 @@ def validate_input(estimator, X, *, reset: bool, allow_nan: bool = True) -> np.n
     return X
 
 
+def check_columns_are_numeric(X) -> None:
+    """Name the first column of a data frame that cannot be read as numbers."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(X, "columns"):
+        return
+    for column, dtype in zip(X.columns, dtypes, strict=True):
+        if getattr(dtype, "kind", "O") in "biuf":
+            continue
+        try:
+            np.asarray(X[column], dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"column {column!r} of X has dtype {dtype} and cannot be read as numbers "
+                f"({exc}). Encode it first, e.g. with sklearn.preprocessing.OneHotEncoder or "
+                "OrdinalEncoder in a ColumnTransformer, or drop it."
+            ) from None
+
+
+def check_sample_shape(X, layout: Layout) -> None:
+    """For image models, before scikit-learn's feature-count check (which speaks of
+    features only): name the sample shape the model was fitted on."""
+    shape = getattr(X, "shape", None)
+    if (not layout.is_image or shape is None or len(shape) < 2
+            or tuple(shape[1:]) == layout.input_shape):
+        return
+    raise ValueError(
+        f"X has samples of shape {tuple(shape[1:])}, but this estimator was fitted on "
+        f"samples of shape {layout.input_shape} (images of (C, H, W) = {layout.sample_shape})."
+        f" Pass data shaped like the training data, e.g. "
+        f"X.reshape(-1, {', '.join(map(str, layout.input_shape))})."
+    )
+
+
 class Scaler:
     """Affine input scaling learnt in ``fit``: per-channel min-max for images, standardisation
-    per feature for tabular data. Missing values (NaN) are ignored when fitting."""
+    per feature for tabular data. Missing values (NaN) are ignored when fitting.
+
+    Statistics are computed and kept in float64; the network sees float32, so scaled
+    values beyond float32's range are refused rather than turned into inf.
+    """
 
     def __init__(self, samples: np.ndarray, is_image: bool):
         axes = (0, 2, 3) if is_image else (0,)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices, checked below
             if is_image:
-                offset = np.nanmin(samples, axis=axes, keepdims=True)
+                offset = np.nanmin(samples, axis=axes, keepdims=True).astype(np.float64)
                 span = np.nanmax(samples, axis=axes, keepdims=True) - offset
             else:
+                # nanstd squares in its input's dtype: float32 would overflow from 1.8e19
+                samples = samples.astype(np.float64, copy=False)
                 offset = np.nanmean(samples, axis=axes, keepdims=True)
                 span = np.nanstd(samples, axis=axes, keepdims=True)
+        kind = "channel" if is_image else "feature"
         if np.isnan(offset).any():
             where = np.flatnonzero(np.isnan(offset.ravel())).tolist()
-            kind = "channel" if is_image else "feature"
             raise ValueError(
                 f"{kind.capitalize()}(s) {where} are missing (NaN) in every training sample; "
                 f"nothing can be learnt about them. Drop those {kind}s or fill them first."
             )
+        if not (np.isfinite(offset).all() and np.isfinite(span).all()):
+            where = np.flatnonzero(~np.isfinite(span.ravel() + offset.ravel())).tolist()
+            raise ValueError(
+                f"the values of {kind}(s) {where} are too large to scale in float64 (largest "
+                f"|x| = {np.nanmax(np.abs(samples)):.3g}). Divide X by a constant first."
+            )
         span = np.where(span > 1e-12 * np.maximum(1.0, np.abs(offset)), span, 1.0)
-        self.offset = offset.astype(np.float32)[0]
-        self.scale = span.astype(np.float32)[0]
+        self.offset = offset[0]
+        self.scale = span[0]
 
     def to_tensor(self, samples: np.ndarray) -> torch.Tensor:
         """Scale a batch of samples (NaN kept) into a new float32 tensor."""
-        scaled = (samples.astype(np.float32) - self.offset) / self.scale
-        return torch.from_numpy(np.ascontiguousarray(scaled, dtype=np.float32))
+        with np.errstate(over="ignore"):
+            scaled = ((samples - self.offset) / self.scale).astype(np.float32)
+        if np.isinf(scaled).any():
+            raise ValueError(
+                "X holds values that, scaled as the training data were, exceed float32's "
+                f"range (|x| up to {np.nanmax(np.abs(samples)):.3g}; training offset "
+                f"{np.min(self.offset):.3g}, scale {np.max(self.scale):.3g}). Check that X is in "
+                "the units of the training data."
+            )
+        return torch.from_numpy(np.ascontiguousarray(scaled))
 
     def to_numpy(self, tensor: torch.Tensor, dtype=np.float64) -> np.ndarray:
         """Undo the scaling of network outputs and flatten them to ``(n, n_features)``."""

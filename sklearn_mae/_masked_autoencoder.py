@@ -8,7 +8,7 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import gen_batches
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._estimator import INFERENCE_BATCH, _BaseMaskedAutoencoder
+from ._estimator import INFERENCE_BATCH, _BaseMaskedAutoencoder, check_finite_output
 
 
 class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _BaseMaskedAutoencoder):
@@ -82,7 +82,8 @@ default="auto"
         Torch device; ``"auto"`` picks CUDA when available, else the CPU.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and masks. With an int, two fits on
-        the CPU give identical results.
+        the CPU with the same number of torch threads give identical results (float32
+        sums are ordered differently with another thread count).
     verbose : int, default=0
         ``1`` or more shows a progress bar and the loss of every epoch.
     callbacks : list of skorch callbacks or None, default=None
@@ -144,7 +145,9 @@ default="auto"
         X = self._validate(X, reset=False)
         module = self.net_.module_.eval()
         parts = [module.encode(x, observed).cpu().numpy() for x, observed in self._batches(X)]
-        return np.concatenate(parts).astype(X.dtype, copy=False)
+        Z = np.concatenate(parts).astype(X.dtype, copy=False)
+        check_finite_output(Z, "transform")
+        return Z
 
     @torch.inference_mode()
     def inverse_transform(self, X):
@@ -170,7 +173,9 @@ default="auto"
         for batch in gen_batches(len(Z), INFERENCE_BATCH):
             z = torch.as_tensor(Z[batch], dtype=torch.float32, device=self.net_.device)
             parts.append(self.scaler_.to_numpy(module.decode(z), Z.dtype))
-        return np.concatenate(parts)
+        X_original = np.concatenate(parts)
+        check_finite_output(X_original, "inverse_transform")
+        return X_original
 
     @property
     def _n_features_out(self) -> int:

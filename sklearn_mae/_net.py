@@ -13,6 +13,7 @@ import math
 
 import torch
 from skorch import NeuralNet
+from skorch.callbacks import Callback
 from skorch.dataset import unpack_data
 
 from ._base import MaskedMSELoss
@@ -54,6 +55,23 @@ def warmup_cosine(step: int, total_steps: int, warmup: float = 0.1) -> float:
         return (step + 1) / warmup_steps
     progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+class FiniteLoss(Callback):
+    """Stop with an error as soon as an epoch's mean training loss is not finite.
+
+    Checked once per epoch from the loss skorch has already recorded, so it adds no
+    work to the training step.
+    """
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1].get("train_loss", float("nan"))
+        if not math.isfinite(loss):
+            raise FloatingPointError(
+                f"training diverged: the mean loss of epoch {len(net.history)} is {loss}. "
+                f"Lower the learning rate (lr was {net.lr:g}; lr='auto' picks a tested one) "
+                "or look for extreme values in X."
+            )
 
 
 class MaskedAutoencoderNet(NeuralNet):

@@ -3,6 +3,9 @@
 Every sub-command is one ``run_*`` function taking the parsed arguments. Errors a
 user can fix (a missing file, a bad parameter, data of the wrong shape) are printed
 as one line, ``sklearn-mae: error: ...``, with exit status 2.
+
+Models are saved with :mod:`sklearn_mae.persistence` (safetensors and JSON, read without
+running code). A pickle or joblib model file is unpickled only with ``--allow-pickle``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 
-from . import __version__, evaluation
+from . import __version__, evaluation, persistence
 from ._estimator import _BaseMaskedAutoencoder
 from ._imputer import MaskedAutoencoderImputer
 from ._masked_autoencoder import MaskedAutoencoder
@@ -47,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-    except (CommandError, OSError, ValueError, TypeError) as exc:
+    except (CommandError, OSError, ValueError, TypeError, FloatingPointError) as exc:
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return USAGE_ERROR
 
@@ -83,11 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     fit = commands.add_parser(
         "fit",
         help="fit a model on a data file and save it",
-        description="Fit a MaskedAutoencoder on DATA and save it with joblib. " + _DATA_HELP,
+        description="Fit a MaskedAutoencoder on DATA and save it as a safetensors file: the "
+        "weights as tensors and the settings as JSON, so that reading it runs no code. "
+        + _DATA_HELP,
     )
     fit.add_argument("data", type=Path, metavar="DATA", help="training data")
     fit.add_argument("--out", required=True, type=Path, metavar="MODEL",
-                     help="where to save the fitted model (e.g. model.joblib)")
+                     help="where to save the fitted model (e.g. model.safetensors)")
     _add_common(fit, params=True, key=True)
     fit.set_defaults(run=run_fit)
 
@@ -97,11 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write the latent features of DATA, one row per sample, to a .npy file. "
         + _DATA_HELP + _MODEL_HELP,
     )
-    transform.add_argument("model", type=Path, metavar="MODEL", help="a model saved by fit")
+    transform.add_argument("model", type=Path, metavar="MODEL",
+                           help="a model saved by 'sklearn-mae fit'")
     transform.add_argument("data", type=Path, metavar="DATA", help="data shaped like the "
                            "training data")
     transform.add_argument("--out", required=True, type=Path, metavar="FEATURES.npy",
                            help="where to write the features")
+    _add_allow_pickle(transform)
     _add_common(transform, key=True)
     transform.set_defaults(run=run_transform)
 
@@ -112,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
         "and write the result to a .npy file; the other values are kept unchanged. "
         + _DATA_HELP + _MODEL_HELP,
     )
-    inpaint.add_argument("model", type=Path, metavar="MODEL", help="a model saved by fit")
+    inpaint.add_argument("model", type=Path, metavar="MODEL",
+                         help="a model saved by 'sklearn-mae fit'")
     inpaint.add_argument("data", type=Path, metavar="DATA", help="data with NaN for holes, "
                          "shaped like the training data")
     inpaint.add_argument("--out", required=True, type=Path, metavar="FILLED.npy",
@@ -120,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     inpaint.add_argument("--png", type=Path, metavar="FILE",
                          help=f"also draw {N_SHOWN} samples, with holes in red and filled "
                          "(image models only; needs matplotlib)")
+    _add_allow_pickle(inpaint)
     _add_common(inpaint, key=True)
     inpaint.set_defaults(run=run_inpaint)
     return parser
@@ -130,7 +139,19 @@ _DATA_HELP = (
     "numbers (one sample a row, header row optional, empty cells are missing) or an IDX "
     "file such as t10k-images-idx3-ubyte[.gz] (bytes read as floats in [0, 1]). "
 )
-_MODEL_HELP = "Only load model files you trust: they are unpickled."
+_MODEL_HELP = (
+    "MODEL is read as a safetensors file, which runs no code. A pickle or joblib model file "
+    "(from joblib.dump or an earlier 'sklearn-mae fit') is refused unless --allow-pickle "
+    "is given, as unpickling can run any code the file holds."
+)
+
+
+def _add_allow_pickle(parser) -> None:
+    parser.add_argument(
+        "--allow-pickle", action="store_true",
+        help="also load MODEL if it is a pickle or joblib file; unpickling runs any code the "
+        "file holds, so use this only for files you trust",
+    )
 
 
 def _add_common(parser, *, params: bool = False, key: bool = False) -> None:
@@ -168,7 +189,7 @@ def run_fit(args) -> int:
     start = time.perf_counter()
     estimator.fit(X)
     seconds = time.perf_counter() - start
-    joblib.dump(estimator, args.out)
+    persistence.save(estimator, args.out)
     if _show_progress(args):
         kind = ("images of " + "x".join(map(str, estimator.image_shape_))
                 if estimator.image_shape_ else f"rows of {estimator.n_features_in_} features")
@@ -178,7 +199,7 @@ def run_fit(args) -> int:
 
 
 def run_transform(args) -> int:
-    estimator = _read_model(args.model)
+    estimator = _read_model(args.model, allow_pickle=args.allow_pickle)
     if isinstance(estimator, MaskedAutoencoderImputer):
         raise CommandError(
             f"{args.model} holds a MaskedAutoencoderImputer, which fills missing values and "
@@ -193,7 +214,7 @@ def run_transform(args) -> int:
 
 
 def run_inpaint(args) -> int:
-    estimator = _read_model(args.model)
+    estimator = _read_model(args.model, allow_pickle=args.allow_pickle)
     if args.png is not None and estimator.image_shape_ is None:
         raise CommandError(f"--png needs a model fitted on images; {args.model} was fitted on "
                            "tabular rows.")
@@ -292,12 +313,28 @@ def _read_data(path: Path, key: str | None) -> np.ndarray:
         raise CommandError(str(exc)) from exc
 
 
-def _read_model(path: Path) -> _BaseMaskedAutoencoder:
+def _read_model(path: Path, *, allow_pickle: bool) -> _BaseMaskedAutoencoder:
+    """The fitted estimator in ``path``: a safe model file, or a pickle if allowed."""
+    if not path.is_file():
+        raise CommandError(f"model file not found: {path}")
+    if persistence.has_safetensors_header(path):
+        try:
+            return persistence.load(path)
+        except ValueError as exc:
+            raise CommandError(_one_line(exc)) from exc
+    if not allow_pickle:
+        raise CommandError(
+            f"cannot read model {path}: it is not a safetensors model file as written by "
+            f"'{PROG} fit'. If it is a pickle or joblib file, note that unpickling can run "
+            "any code the file holds; pass --allow-pickle to load it if you trust the file."
+        )
+    return _unpickle_model(path)
+
+
+def _unpickle_model(path: Path) -> _BaseMaskedAutoencoder:
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
 
-    if not path.is_file():
-        raise CommandError(f"model file not found: {path}")
     try:
         estimator = joblib.load(path)
     except Exception as exc:  # unpickling a wrong file can fail in any way

@@ -5,11 +5,14 @@ import sys
 import joblib
 import numpy as np
 import pytest
+import torch
+from safetensors.torch import save_file
 from sklearn.datasets import load_digits
 
 from sklearn_mae import MaskedAutoencoder
 from sklearn_mae.cli import main
 from sklearn_mae.datasets import load_array
+from sklearn_mae.persistence import has_safetensors_header, load, save
 
 TINY = ["--set", "max_epochs=1", "--set", "latent_dim=8", "--set", "width=4"]
 
@@ -30,7 +33,7 @@ def digits():
 def files(tmp_path_factory, digits):
     """A data file and a model fitted on it through the command line."""
     folder = tmp_path_factory.mktemp("cli")
-    data, model = folder / "digits.npy", folder / "sub" / "model.joblib"
+    data, model = folder / "digits.npy", folder / "sub" / "model.safetensors"
     np.save(data, digits)
     assert main(["fit", str(data), "--out", str(model), *TINY, "--set", "random_state=0",
                  "--set", "image_shape=(8, 8)", "--set", "device=cpu"]) == 0
@@ -52,7 +55,8 @@ def assert_one_line_error(capsys, code: int, *fragments: str) -> str:
 # ------------------------------------------------------------------ sub-commands
 def test_fit_saves_a_model_with_the_given_parameters(files):
     _, model = files
-    estimator = joblib.load(model)
+    assert has_safetensors_header(model)
+    estimator = load(model)
     assert isinstance(estimator, MaskedAutoencoder)
     assert estimator.image_shape_ == (1, 8, 8)
     assert (estimator.max_epochs, estimator.latent_dim, estimator.device) == (1, 8, "cpu")
@@ -67,7 +71,7 @@ def test_fit_is_quiet_unless_verbose(tmp_path, digits, capsys):
     assert main(["fit", str(data), "--out", str(tmp_path / "m"), *TINY, "--verbose"]) == 0
     out = capsys.readouterr().out
     assert "train_loss" in out and "saved to" in out
-    assert joblib.load(tmp_path / "m").verbose == 1
+    assert load(tmp_path / "m").verbose == 1
 
 
 def test_transform_writes_the_features(files, tmp_path, digits):
@@ -76,7 +80,7 @@ def test_transform_writes_the_features(files, tmp_path, digits):
     assert main(["transform", str(model), str(data), "--out", str(out)]) == 0
     features = np.load(out)
     assert features.shape == (len(digits), 8)
-    np.testing.assert_allclose(features, joblib.load(model).transform(digits))
+    np.testing.assert_array_equal(features, load(model).transform(digits))
 
 
 def test_inpaint_fills_only_the_holes(files, tmp_path, digits):
@@ -162,7 +166,7 @@ def test_fit_reads_csv_with_header(tmp_path, digits):
     header = ",".join(f"pixel{i}" for i in range(64))
     np.savetxt(tmp_path / "d.csv", digits[:40], delimiter=",", header=header, comments="")
     assert main(["fit", str(tmp_path / "d.csv"), "--out", str(tmp_path / "m"), *TINY]) == 0
-    assert joblib.load(tmp_path / "m").image_shape_ == (1, 8, 8)
+    assert load(tmp_path / "m").image_shape_ == (1, 8, 8)
 
 
 # ------------------------------------------------------------------ errors
@@ -175,6 +179,11 @@ def bad_files(tmp_path_factory):
     np.save(folder / "narrow.npy", np.zeros((5, 10)))
     np.savez(folder / "a.npz", x=np.zeros((5, 64)))
     joblib.dump({"not": "a model"}, folder / "dict.joblib")
+    save_file({"x": torch.zeros(2)}, folder / "foreign.safetensors")  # not a model
+    mae = MaskedAutoencoder(max_epochs=1, latent_dim=2, width=2, device="cpu")
+    save(mae.fit(load_digits().data[:20]), folder / "whole.safetensors")
+    whole = (folder / "whole.safetensors").read_bytes()
+    (folder / "truncated.safetensors").write_bytes(whole[:-50])
     return folder
 
 
@@ -198,9 +207,19 @@ def bad_files(tmp_path_factory):
         (["transform", "{model}", "{bad}/narrow.npy", "--out", "{tmp}/f.npy"], ["64"]),
         (["transform", "{bad}/none.joblib", "{data}", "--out", "{tmp}/f.npy"],
          ["model file not found"]),
-        (["transform", "{data}", "{data}", "--out", "{tmp}/f.npy"], ["cannot read model"]),
+        (["transform", "{data}", "{data}", "--out", "{tmp}/f.npy"],
+         ["cannot read model", "not a safetensors model file", "--allow-pickle"]),
+        (["transform", "{data}", "{data}", "--out", "{tmp}/f.npy", "--allow-pickle"],
+         ["cannot read model"]),
         (["transform", "{bad}/dict.joblib", "{data}", "--out", "{tmp}/f.npy"],
+         ["dict.joblib", "unpickling can run any code", "--allow-pickle"]),
+        (["transform", "{bad}/dict.joblib", "{data}", "--out", "{tmp}/f.npy", "--allow-pickle"],
          ["holds a dict"]),
+        (["inpaint", "{bad}/dict.joblib", "{data}", "--out", "{tmp}/f.npy"], ["--allow-pickle"]),
+        (["inpaint", "{bad}/truncated.safetensors", "{data}", "--out", "{tmp}/f.npy"],
+         ["cannot load a model from", "damaged or truncated"]),
+        (["inpaint", "{bad}/foreign.safetensors", "{data}", "--out", "{tmp}/f.npy"],
+         ["no 'sklearn_mae' entry"]),
         (["inpaint", "{model}", "{bad}/missing.csv", "--out", "{tmp}/f.npy"], ["not found"]),
         (["demo", "--mnist-dir", "{bad}/nowhere"], ["not found"]),
         (["frobnicate"], ["invalid choice"]),
@@ -227,13 +246,84 @@ def test_inpaint_png_needs_an_image_model(tmp_path, capsys):
 def test_transform_refuses_a_saved_imputer_and_names_the_fix(tmp_path, digits, capsys):
     from sklearn_mae import MaskedAutoencoderImputer
 
-    model, data = tmp_path / "imputer.joblib", tmp_path / "holes.npy"
+    data = tmp_path / "holes.npy"
     holes = digits[:40].copy()
     holes[:, :5] = np.nan
     np.save(data, holes)
-    joblib.dump(MaskedAutoencoderImputer(max_epochs=1, latent_dim=4, width=2).fit(holes), model)
-    code = main(["transform", str(model), str(data), "--out", str(tmp_path / "z.npy")])
-    assert_one_line_error(capsys, code, "MaskedAutoencoderImputer", "sklearn-mae inpaint")
-    assert not (tmp_path / "z.npy").exists()
-    assert main(["inpaint", str(model), str(data), "--out", str(tmp_path / "f.npy")]) == 0
-    assert not np.isnan(np.load(tmp_path / "f.npy")).any()
+    imputer = MaskedAutoencoderImputer(max_epochs=1, latent_dim=4, width=2).fit(holes)
+    save(imputer, tmp_path / "imputer.safetensors")
+    joblib.dump(imputer, tmp_path / "imputer.joblib")
+    for model, flags in [("imputer.safetensors", []), ("imputer.joblib", ["--allow-pickle"])]:
+        model = tmp_path / model
+        code = main(["transform", str(model), str(data), "--out", str(tmp_path / "z.npy"),
+                     *flags])
+        assert_one_line_error(capsys, code, "MaskedAutoencoderImputer", "sklearn-mae inpaint")
+        assert not (tmp_path / "z.npy").exists()
+        assert main(["inpaint", str(model), str(data), "--out", str(tmp_path / "f.npy"),
+                     *flags]) == 0
+        assert not np.isnan(np.load(tmp_path / "f.npy")).any()
+
+
+# ------------------------------------------------------------------ model files
+class Marker:
+    """Unpickling this creates a file: a stand-in for a pickle that runs code."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return open, (self.path, "w")
+
+
+@pytest.mark.parametrize("command", ["transform", "inpaint"])
+def test_a_pickle_is_not_unpickled_without_allow_pickle(command, files, tmp_path, capsys):
+    data, _ = files
+    marker, crafted = tmp_path / "marker", tmp_path / "model.joblib"
+    joblib.dump(Marker(marker), crafted)
+    code = main([command, str(crafted), str(data), "--out", str(tmp_path / "out.npy")])
+    line = assert_one_line_error(capsys, code, str(crafted), "--allow-pickle")
+    assert "can run any code" in line and "trust" in line
+    assert not marker.exists() and not (tmp_path / "out.npy").exists()
+
+    # with the flag the file is unpickled, so it runs, and is then refused as no model
+    code = main([command, str(crafted), str(data), "--out", str(tmp_path / "out.npy"),
+                 "--allow-pickle"])
+    assert_one_line_error(capsys, code, "holds a TextIOWrapper")
+    assert marker.exists()
+
+
+def test_a_pickled_model_loads_with_allow_pickle(files, tmp_path, digits):
+    data, model = files
+    pickled = tmp_path / "model.joblib"
+    joblib.dump(load(model), pickled)
+    out = tmp_path / "features.npy"
+    assert main(["transform", str(pickled), str(data), "--out", str(out), "--allow-pickle"]) == 0
+    np.testing.assert_array_equal(np.load(out), load(model).transform(digits))
+
+
+def test_fit_transform_and_inpaint_round_trip_through_the_safe_file(tmp_path, digits):
+    data, model = tmp_path / "digits.npy", tmp_path / "model.safetensors"
+    np.save(data, digits[:60])
+    assert main(["fit", str(data), "--out", str(model), *TINY, "--set", "random_state=1",
+                 "--set", "image_shape=(8, 8)", "--set", "device=cpu"]) == 0
+    assert has_safetensors_header(model)
+    # the same fit in memory gives the same outputs as the commands reading the file
+    fitted = MaskedAutoencoder(max_epochs=1, latent_dim=8, width=4, random_state=1,
+                               image_shape=(8, 8), device="cpu", verbose=0).fit(digits[:60])
+    holes = digits[:60].copy()
+    holes[:, 20:40] = np.nan
+    np.save(tmp_path / "holes.npy", holes)
+    assert main(["transform", str(model), str(data), "--out", str(tmp_path / "z.npy")]) == 0
+    assert main(["inpaint", str(model), str(tmp_path / "holes.npy"),
+                 "--out", str(tmp_path / "f.npy")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "z.npy"), fitted.transform(digits[:60]))
+    np.testing.assert_array_equal(np.load(tmp_path / "f.npy"), fitted.inpaint(holes))
+
+
+def test_help_describes_the_safe_format_and_the_flag(capsys):
+    assert main(["fit", "--help"]) == 0
+    assert "model.safetensors" in capsys.readouterr().out
+    for command in ("transform", "inpaint"):
+        assert main([command, "--help"]) == 0
+        out = " ".join(capsys.readouterr().out.split())
+        assert "--allow-pickle" in out and "runs no code" in out

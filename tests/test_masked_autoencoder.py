@@ -314,7 +314,8 @@ def test_bad_data_raises_clear_errors(X, error, match):
 def test_transform_checks_features_and_fit(small, fitted):
     with pytest.raises(NotFittedError):
         MaskedAutoencoder().transform(small[0])
-    with pytest.raises(ValueError, match="features"):
+    with pytest.raises(ValueError, match=r"samples of shape \(32,\), but this estimator was "
+                       r"fitted on samples of shape \(64,\) \(images of"):
         fitted.transform(small[0][:, :32])
     with pytest.raises(ValueError, match="latent vectors of 8"):
         fitted.inverse_transform(np.zeros((2, 5)))

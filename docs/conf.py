@@ -17,6 +17,10 @@ sys.path.insert(0, str(HERE / "sphinxext"))
 
 import sklearn_mae  # noqa: E402
 
+# sphinx-gallery imports the names the examples use to link them; IterativeImputer needs
+# its experimental flag first (scikit-learn's own conf.py does the same)
+from sklearn.experimental import enable_iterative_imputer  # noqa: E402, F401
+
 project = "sklearn-mae"
 author = "The sklearn-mae developers"
 copyright = "2026, The sklearn-mae developers"  # noqa: A001
@@ -34,7 +38,7 @@ extensions = [
     "external_labels",
 ]
 
-source_suffix = {".rst": "restructuredtext"}
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "**/sg_execution_times.rst"]

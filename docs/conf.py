@@ -15,11 +15,11 @@ matplotlib.use("Agg")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "sphinxext"))
 
-import sklearn_mae  # noqa: E402
-
 # sphinx-gallery imports the names the examples use to link them; IterativeImputer needs
 # its experimental flag first (scikit-learn's own conf.py does the same)
 from sklearn.experimental import enable_iterative_imputer  # noqa: E402, F401
+
+import sklearn_mae  # noqa: E402
 
 project = "sklearn-mae"
 author = "The sklearn-mae developers"
@@ -76,8 +76,13 @@ sphinx_gallery_conf = {
 # -- HTML --------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"sklearn-mae {release}"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
+html_favicon = "_static/favicon.png"  # a zero from the digits, some pixels hidden in red
+html_context = {"default_mode": "light"}
 html_theme_options = {
+    "logo": {"text": "sklearn-mae", "image_light": "_static/favicon.png",
+             "image_dark": "_static/favicon.png"},
     "navbar_end": ["navbar-icon-links"],
     "show_toc_level": 2,
     "secondary_sidebar_items": ["page-toc"],

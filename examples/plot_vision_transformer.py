@@ -1,7 +1,7 @@
 """
-===============================================
-The vision transformer of He et al. (``"vit"``)
-===============================================
+=====================================
+The vision transformer of He et al.
+=====================================
 
 ``architecture="vit"`` is the masked autoencoder of He et al. (2021): the image is cut
 into square patches (tokens), 75% of them are hidden, a transformer encoder sees only the

@@ -9,15 +9,29 @@ registry). It implements
   input so a hidden entry is never confused with a zero);
 - ``decode(z) -> x_hat``: reconstructions shaped like ``x``;
 - ``forward(x, visible) = decode(encode(x, visible))``;
-- ``training_loss(x, visible, scored) -> (loss, z)``: the objective of one training
-  batch; by default the mean squared error of ``forward`` on the ``scored`` entries.
-  Override it for another objective (the vit predicts normalised patches).
+- ``training_loss(x, visible, scored, mask=None) -> (loss, z)``: the objective of one
+  training batch; by default the mean squared error of ``forward`` on the ``scored``
+  entries. Override it for another objective (the vit predicts normalised patches).
+  ``mask``, a :class:`FixedMask` or None, says when every sample hides the same number of
+  grid patches and nothing else is missing, so a module can size its work without
+  reading counts back from the device.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
+
+
+@dataclass(frozen=True)
+class FixedMask:
+    """Every sample of the batch hides exactly ``n_hidden`` of its ``patch_size`` patches
+    (on the grid from the top-left corner), and no entry is missing."""
+
+    patch_size: int
+    n_hidden: int
 
 
 def masked_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -71,8 +85,10 @@ class MaskedAutoencoderModule(nn.Module):
         """``decode(encode(x, visible))``: the reconstruction of every entry."""
         return self.decode(self.encode(x, visible))
 
-    def training_loss(self, x: torch.Tensor, visible: torch.Tensor, scored: torch.Tensor):
+    def training_loss(self, x: torch.Tensor, visible: torch.Tensor, scored: torch.Tensor,
+                      mask: FixedMask | None = None):
         """``(loss, z)`` of one batch: ``x`` has no NaN, ``visible`` marks what the encoder
-        sees and ``scored`` the entries the loss is taken on."""
+        sees and ``scored`` the entries the loss is taken on; ``mask`` is a hint (see the
+        module docstring)."""
         z = self.encode(x, visible)
         return masked_mse(self.decode(z), x, scored), z

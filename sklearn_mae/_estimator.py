@@ -1,113 +1,54 @@
 """The estimators' shared base: parameters, fit, the skorch net, scoring, inpainting, tags.
 
-Data flows one way: ``_validate`` (array-likes to a float array, NaN = missing) ->
-``resolve_layout`` (tabular rows or ``(C, H, W)`` images) -> ``_resolve_training`` (every
-``"auto"`` setting, in this one place) -> ``Scaler`` -> the skorch net -> back through
-the scaler to input units. ``MaskedAutoencoder`` adds the latent ``transform`` and
-``inverse_transform``; ``MaskedAutoencoderImputer`` adds filling and the indicator.
+Data flows one way: ``validate_input`` (checks; arrays are left as they are, other
+array-likes become float arrays) -> ``resolve_layout`` (tabular rows or ``(C, H, W)``
+images) -> ``_resolve_training`` (every ``"auto"`` setting, in this one place) -> an
+``ArraySource`` reading X a chunk or a batch at a time -> ``Scaler`` -> the skorch net ->
+back through the scaler to input units, written into one preallocated output.
+``MaskedAutoencoder`` adds the latent ``transform`` and ``inverse_transform``;
+``MaskedAutoencoderImputer`` adds filling and the indicator.
 """
 
 from __future__ import annotations
 
+import copy
 import math
-import signal
-import threading
-from contextlib import contextmanager
 from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import Callback, LRScheduler, ProgressBar
+from skorch.callbacks import LRScheduler, ProgressBar
 from torch.optim.lr_scheduler import LambdaLR
 
 from ._architectures import ARCHITECTURES, Architecture, get_architecture
-from ._inputs import Layout, Scaler, resolve_layout, validate_input
+from ._inputs import (
+    Layout,
+    Scaler,
+    check_sample_shape,
+    output_dtype,
+    resolve_layout,
+    validate_input,
+)
 from ._masking import complementary_masks, patch_grid
-from ._net import FiniteLoss, MaskedAutoencoderNet, warmup_cosine
+from ._net import FiniteLoss, MaskedAutoencoderNet, warmup_constant, warmup_cosine
+from ._sources import ArraySource, scaling_statistics
+from ._training import (
+    PARTIAL_WARMUP,
+    auto_epochs,
+    check_callbacks,
+    keep_state_on_failure,
+    resolve_device,
+    train,
+)
 
-INFERENCE_BATCH = 1024
-AUTO_EPOCHS_MIN, AUTO_EPOCHS_MAX, AUTO_STEPS = 20, 500, 500
-
-
-def resolve_device(device: str) -> str:
-    """``"auto"`` -> CUDA when available, else CPU; other values are checked."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device={device!r} is not a torch device; use 'auto', 'cpu' or "
-                         "'cuda'.") from exc
-    if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was requested but CUDA is not available here; "
-                         "use device='auto' or 'cpu'.")
-    return str(parsed)
-
-
-@contextmanager
-def keep_state_on_failure(estimator):
-    """Leave ``estimator`` as it was (unfitted, or the previous model) if the block raises,
-    Ctrl-C included: a fit either completes or changes nothing."""
-    fitted = {k: v for k, v in vars(estimator).items() if k.endswith("_")}
-    try:
-        yield
-    except BaseException:
-        for key in [k for k in vars(estimator) if k.endswith("_")]:
-            delattr(estimator, key)
-        vars(estimator).update(fitted)
-        raise
-
-
-@contextmanager
-def user_interrupts():
-    """Yield a list that records a Ctrl-C (SIGINT) while the block runs.
-
-    skorch ends training quietly on any ``KeyboardInterrupt``, and its ``EarlyStopping``
-    raises one to stop; watching the signal itself tells a user's Ctrl-C, which must
-    propagate, from a callback's request to stop, which ends a normal fit.
-    """
-    seen: list[bool] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield seen  # signals only reach the main thread
-        return
-    previous = signal.getsignal(signal.SIGINT)
-
-    def record(signum, frame):
-        if previous is signal.SIG_IGN:
-            return
-        seen.append(True)
-        if callable(previous):
-            previous(signum, frame)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, record)
-    try:
-        yield seen
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def auto_epochs(n_batches: int) -> int:
-    """At least 20 passes, and enough for about 500 optimiser steps (at most 500 passes)."""
-    return min(AUTO_EPOCHS_MAX, max(AUTO_EPOCHS_MIN, math.ceil(AUTO_STEPS / n_batches)))
-
-
-def check_callbacks(callbacks: list) -> list:
-    """skorch callbacks, or ``(name, callback)`` pairs; anything else is refused here."""
-    for entry in callbacks:
-        callback = entry[1] if isinstance(entry, tuple) and len(entry) == 2 else entry
-        if not isinstance(callback, Callback):
-            raise TypeError(
-                f"callbacks must hold skorch callbacks (instances of skorch.callbacks.Callback, "
-                f"e.g. EarlyStopping(monitor='train_loss')) or (name, callback) pairs; got "
-                f"{entry!r}."
-            )
-    return callbacks
+# float32 input per inference chunk: the network's activations are some hundred times
+# larger (about 100 MB for 28x28 images at the default width), whatever the data's size
+INFERENCE_BYTES = 2**20
 
 
 def check_finite_output(values: np.ndarray, method: str) -> None:
@@ -147,6 +88,8 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "callbacks": [list, None],
+        "precision": [StrOptions({"auto", "float32", "bfloat16"})],
+        "compile": ["boolean"],
     }
 
     def __init__(
@@ -171,6 +114,8 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         random_state=None,
         verbose: int = 0,
         callbacks: list | None = None,
+        precision: str = "auto",
+        compile: bool = False,
     ):
         self.latent_dim = latent_dim
         self.width = width
@@ -191,6 +136,8 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.precision = precision
+        self.compile = compile
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -211,25 +158,67 @@ class _BaseMaskedAutoencoder(BaseEstimator):
             The fitted estimator.
         """
         with keep_state_on_failure(self):
-            return self._fit(self._validate(X, reset=True))
+            self._fit(validate_input(self, X, reset=True))
+        return self
 
-    def _validate(self, X, reset: bool) -> np.ndarray:
-        """X as a float array in which NaN marks every missing entry."""
-        return validate_input(self, X, reset=reset)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """One pass over X, continuing the training of the previous calls.
 
-    def _fit(self, X: np.ndarray):
+        The first call (on an unfitted estimator) fixes the layout and the input
+        scaling from its X; later calls need samples of the same shape. The
+        learning rate warms up linearly over the first 100 optimiser steps and then
+        stays at ``lr`` (there is no end to decay towards); ``fit`` starts afresh.
+        Used by ``dask_ml.wrappers.Incremental`` to train block by block.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), (n_samples, H, W) or \
+(n_samples, C, H, W)
+            A block of training data; NaN marks missing entries.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The estimator, trained one more pass.
+        """
+        first = not hasattr(self, "net_")
+        with keep_state_on_failure(self):
+            X = validate_input(self, X, reset=first)
+            if first:
+                source = self._start_partial_fit(X)
+            else:
+                self._check_partial_fit_matches(X)
+                source = self._source(X, self.layout_)
+                self.net_ = copy.deepcopy(self.net_)  # a failed pass leaves the last model
+                # no statistics pass over this block: only integers are known complete
+                self.net_.complete_data = source.missing_value is None and not source.is_float
+            train(self.net_, source, self.scaler_, epochs=1)
+            self.loss_curve_ = list(self.net_.history[:, "train_loss"])
+            self.n_samples_seen_ = getattr(self, "n_samples_seen_", 0) + len(source)
+            self.n_iter_ = getattr(self, "n_iter_", 0) + 1
+            self._after_pass(source, first)
+        return self
+
+    def _source(self, X, layout: Layout) -> ArraySource:
+        """How X is read; the imputer reads its placeholder as NaN."""
+        return ArraySource(X, layout)
+
+    def _after_pass(self, source: ArraySource, first: bool) -> None:
+        """Hook for what a subclass learns from a pass over the data (the imputer's indicator)."""
+
+    def _fit(self, X) -> None:
         layout = resolve_layout(X.shape[1:], self.image_shape)
         architecture = self._resolve_architecture(layout)
         training = self._resolve_training(architecture, layout, len(X))
-        samples = layout.to_samples(X)
-        scaler = Scaler(samples, layout.is_image)
-        data = scaler.to_tensor(samples)
+        source = self._source(X, layout)
+        scaler = Scaler(*scaling_statistics(source), layout.is_image)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        net = self._build_net(architecture, layout, training, len(data), seed)
-        with user_interrupts() as interrupted:
-            net.fit(data, None)
-        if interrupted:
-            raise KeyboardInterrupt
+        net = self._build_net(architecture, layout, training, len(X), seed)
+        net.complete_data = not source.seen_missing.any()
+        train(net, source, scaler)
 
         self.layout_ = layout
         self.scaler_ = scaler
@@ -238,7 +227,36 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         self.image_shape_ = layout.sample_shape if layout.is_image else None
         self.net_ = net
         self.loss_curve_ = list(net.history[:, "train_loss"])
-        return self
+        self.n_samples_seen_ = len(X)
+        self.n_iter_ = len(net.history)
+        self._after_pass(source, first=True)
+
+    def _start_partial_fit(self, X) -> ArraySource:
+        """Layout, scaler and a fresh net for the first ``partial_fit`` call."""
+        layout = resolve_layout(X.shape[1:], self.image_shape)
+        architecture = self._resolve_architecture(layout)
+        training = {**self._resolve_training(architecture, layout, len(X)), "max_epochs": 1,
+                    "lr_schedule": "warmup-constant"}
+        source = self._source(X, layout)
+        self.scaler_ = Scaler(*scaling_statistics(source), layout.is_image)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        self.net_ = self._build_net(architecture, layout, training, len(X), seed).initialize()
+        self.net_.complete_data = not source.seen_missing.any()
+        self.layout_ = layout
+        self.architecture_ = architecture.name
+        self.training_params_ = training
+        self.image_shape_ = layout.sample_shape if layout.is_image else None
+        return source
+
+    def _check_partial_fit_matches(self, X) -> None:
+        check_sample_shape(X, self.layout_)
+        architecture = self._resolve_architecture(self.layout_).name
+        if architecture != self.architecture_:
+            raise ValueError(
+                f"partial_fit continues the {self.architecture_!r} model trained so far, but "
+                f"architecture now gives {architecture!r}. Set it back, or call fit to start "
+                "afresh."
+            )
 
     def _resolve_architecture(self, layout: Layout) -> Architecture:
         if isinstance(self.architecture, str) and self.architecture == "auto":
@@ -262,13 +280,17 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         if layout.is_image and training["mask_type"] == "patch":
             patch_grid(layout.sample_shape[1:], self.patch_size)
         n_batches = math.ceil(n_samples / training["batch_size"])
+        device = resolve_device(self.device)
         shift = int(self.max_shift * min(layout.sample_shape[1:])) if layout.is_image else 0
         return {
             **training,
             "patch_size": self.patch_size,
             "max_epochs": auto_epochs(n_batches) if self.max_epochs == "auto" else self.max_epochs,
             "max_shift": shift,  # in pixels
-            "device": resolve_device(self.device),
+            "device": device,
+            "precision": ("bfloat16" if device.startswith("cuda") else "float32")
+            if self.precision == "auto" else self.precision,
+            "lr_schedule": "warmup-cosine",
         }
 
     def _build_net(self, architecture: Architecture, layout: Layout, training: dict,
@@ -280,9 +302,12 @@ class _BaseMaskedAutoencoder(BaseEstimator):
             torch.manual_seed(seed)
             module = architecture.build(layout.sample_shape, self.latent_dim, self.width,
                                         module_params)
-        steps = training["max_epochs"] * math.ceil(n_samples / training["batch_size"])
-        schedule = LRScheduler(LambdaLR, lr_lambda=partial(warmup_cosine, total_steps=steps),
-                               step_every="batch")
+        if training["lr_schedule"] == "warmup-cosine":
+            steps = training["max_epochs"] * math.ceil(n_samples / training["batch_size"])
+            factor = partial(warmup_cosine, total_steps=steps)
+        else:
+            factor = partial(warmup_constant, warmup_steps=PARTIAL_WARMUP)
+        schedule = LRScheduler(LambdaLR, lr_lambda=factor, step_every="batch", last_epoch=-1)
         callbacks = [("lr_schedule", schedule), ("finite_loss", FiniteLoss())]
         if self.verbose:
             callbacks.append(("progress", ProgressBar()))
@@ -291,6 +316,8 @@ class _BaseMaskedAutoencoder(BaseEstimator):
             module,
             optimizer=torch.optim.AdamW,
             optimizer__weight_decay=self.weight_decay,
+            # one kernel for the whole update instead of several per parameter
+            **({"optimizer__fused": True} if training["device"].startswith("cuda") else {}),
             lr=training["lr"],
             max_epochs=training["max_epochs"],
             batch_size=training["batch_size"],
@@ -305,17 +332,23 @@ class _BaseMaskedAutoencoder(BaseEstimator):
             consistency=training["consistency"],
             max_shift=training["max_shift"],
             seed=seed,
+            precision=training["precision"],
+            compile_step=self.compile,
         )
 
     # ------------------------------------------------------------ inference
-    def _batches(self, X: np.ndarray):
-        """Yield scaled ``(x, observed)`` tensors on the net's device, in order."""
-        samples = self.layout_.to_samples(X)
+    def _inference_rows(self) -> int:
+        """Samples per inference chunk: ``INFERENCE_BYTES`` of float32 input."""
+        return max(1, INFERENCE_BYTES // (4 * self.layout_.n_features))
+
+    def _batches(self, X):
+        """``(start, stop, x, observed)`` for X in order: scaled tensors on the net's device,
+        a chunk of ``_inference_rows()`` samples at a time, NaN replaced by zeros."""
         device = self.net_.device
-        for batch in gen_batches(len(samples), INFERENCE_BATCH):
-            x = self.scaler_.to_tensor(samples[batch]).to(device)
+        for start, stop, samples in self._source(X, self.layout_).chunks(self._inference_rows()):
+            x = self.scaler_.to_tensor(samples, device)
             observed = ~torch.isnan(x)
-            yield torch.nan_to_num(x), observed
+            yield start, stop, torch.nan_to_num(x), observed
 
     @torch.inference_mode()
     def score_samples(self, X):
@@ -339,15 +372,15 @@ class _BaseMaskedAutoencoder(BaseEstimator):
             one half of the protocol's mask.
         """
         check_is_fitted(self)
-        X = self._validate(X, reset=False)
+        X = validate_input(self, X, reset=False)
         module = self.net_.module_.eval()
         device = self.net_.device
         masks = complementary_masks(self.layout_.sample_shape).to(device)
         # errors are squared in network units (float32, near 1) and brought to input
         # units in float64, where large inputs cannot overflow
         unit = torch.as_tensor(self.scaler_.scale, device=device, dtype=torch.float64) ** 2
-        scores = []
-        for x, observed in self._batches(X):
+        scores = np.empty(len(X), dtype=output_dtype(X))
+        for start, stop, x, observed in self._batches(X):
             sq_error = torch.zeros(len(x), device=x.device, dtype=torch.float64)
             count = torch.zeros(len(x), device=x.device, dtype=torch.float64)
             for hidden in masks:
@@ -355,8 +388,8 @@ class _BaseMaskedAutoencoder(BaseEstimator):
                 err = (module(x, observed & ~hidden) - x) ** 2
                 sq_error += (torch.where(scored, err, 0) * unit).flatten(1).sum(1)
                 count += scored.expand_as(err).flatten(1).sum(1)
-            scores.append((-sq_error / count).cpu().numpy())  # 0 / 0 -> NaN: nothing scored
-        return np.concatenate(scores).astype(X.dtype, copy=False)
+            scores[start:stop] = (-sq_error / count).cpu().numpy()  # 0 / 0: nothing scored
+        return scores
 
     def score(self, X, y=None) -> float:
         """Minus the mean squared error on hidden entries (see ``score_samples``).
@@ -400,8 +433,7 @@ class _BaseMaskedAutoencoder(BaseEstimator):
             Entries not marked are returned unchanged, bit for bit.
         """
         check_is_fitted(self)
-        X = self._validate(X, reset=False)
-        missing = np.isnan(X)
+        X = validate_input(self, X, reset=False)
         if mask is not None:
             mask = np.asarray(mask)
             if mask.shape != X.shape:
@@ -410,20 +442,32 @@ class _BaseMaskedAutoencoder(BaseEstimator):
                 )
             if mask.dtype != bool:
                 raise TypeError(f"mask must be boolean (True = fill); got dtype {mask.dtype}.")
-            missing = missing | mask
-        return self._fill(X, missing)
+        return self._fill(X, mask)
 
     @torch.inference_mode()
-    def _fill(self, X: np.ndarray, missing: np.ndarray) -> np.ndarray:
-        """A copy of X with the ``missing`` entries replaced by the reconstruction."""
-        filled = X.copy()
-        filled[missing] = np.nan
+    def _fill(self, X, mask: np.ndarray | None = None, out: np.ndarray | None = None):
+        """X (float32 stays float32, anything else float64) with its missing and ``mask``-ed
+        entries replaced by the reconstruction, written a chunk at a time into ``out``
+        (a new ``(n, n_features)`` array by default), and shaped like X."""
+        n_features = self.layout_.n_features
+        filled = np.empty((len(X), n_features), output_dtype(X)) if out is None else out
+        masks = None if mask is None else mask.reshape(len(X), n_features)
         module = self.net_.module_.eval()
-        recon = np.concatenate([self.scaler_.to_numpy(module(x, observed), X.dtype)
-                                for x, observed in self._batches(filled)])
-        filled[missing] = recon.reshape(X.shape)[missing]
-        check_finite_output(filled, "inpaint")
-        return filled
+        device = self.net_.device
+        for start, stop, samples in self._source(X, self.layout_).chunks(self._inference_rows()):
+            values = samples.reshape(stop - start, n_features).astype(filled.dtype)
+            missing = np.isnan(values)
+            if masks is not None:
+                missing |= masks[start:stop]
+            if missing.any():
+                hidden = np.where(missing, np.nan, values).reshape(samples.shape)
+                x = self.scaler_.to_tensor(hidden, device)
+                recon = module(torch.nan_to_num(x), ~torch.isnan(x))
+                recon = self.scaler_.to_numpy(recon, filled.dtype)
+                check_finite_output(recon[missing], "inpaint")
+                values[missing] = recon[missing]
+            filled[start:stop] = values
+        return filled if out is not None else filled.reshape(X.shape)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

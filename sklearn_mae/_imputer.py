@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import OneToOneFeatureMixin, TransformerMixin, _fit_context
+from sklearn.base import OneToOneFeatureMixin, TransformerMixin
 from sklearn.impute import MissingIndicator
 from sklearn.utils._param_validation import MissingValues
 from sklearn.utils.validation import check_is_fitted
 
-from ._estimator import _BaseMaskedAutoencoder, keep_state_on_failure
+from ._estimator import _BaseMaskedAutoencoder
+from ._inputs import output_dtype, validate_input
+from ._sources import ArraySource
+
+
+def fitted_indicator(seen_missing: np.ndarray) -> MissingIndicator:
+    """A ``MissingIndicator`` of the features in ``seen_missing``, fitted without a second
+    pass over the data: on one row missing exactly there."""
+    row = np.where(seen_missing, np.nan, 0.0)[None]
+    return MissingIndicator(error_on_new=False).fit(row)
 
 
 class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, _BaseMaskedAutoencoder):
@@ -69,6 +78,10 @@ default="auto"
         ``1`` or more shows a progress bar and the loss of every epoch.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks.
+    precision : {"auto", "float32", "bfloat16"}, default="auto"
+        Training precision; ``"auto"``: bf16 autocast on CUDA, float32 on the CPU.
+    compile : bool, default=False
+        Compile the training step with ``torch.compile``.
 
     Attributes
     ----------
@@ -131,6 +144,8 @@ default="auto"
         random_state=None,
         verbose: int = 0,
         callbacks: list | None = None,
+        precision: str = "auto",
+        compile: bool = False,
     ):
         super().__init__(
             latent_dim=latent_dim,
@@ -152,42 +167,29 @@ default="auto"
             random_state=random_state,
             verbose=verbose,
             callbacks=callbacks,
+            precision=precision,
+            compile=compile,
         )
         self.missing_values = missing_values
         self.add_indicator = add_indicator
 
-    def _validate(self, X, reset: bool) -> np.ndarray:
-        """X as a float array with the placeholder replaced by NaN (X is never changed)."""
-        X = super()._validate(X, reset)
-        if self.missing_values is None or np.isnan(self.missing_values):
-            return X
-        placeholder = X == self.missing_values
-        return np.where(placeholder, np.nan, X) if placeholder.any() else X
+    def _source(self, X, layout) -> ArraySource:
+        """X read with the placeholder as NaN (X itself is never changed)."""
+        placeholder = self.missing_values
+        if placeholder is None or np.isnan(placeholder):
+            placeholder = None
+        return ArraySource(X, layout, missing_value=placeholder)
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Fit the masked autoencoder on X, whose missing entries are never seen.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features) or image-shaped
-            Data with missing entries (NaN or ``missing_values``).
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : MaskedAutoencoderImputer
-            The fitted imputer.
-        """
-        with keep_state_on_failure(self):
-            X = self._validate(X, reset=True)
-            indicator = None
-            if self.add_indicator:
-                indicator = MissingIndicator(error_on_new=False).fit(X.reshape(len(X), -1))
-            self._fit(X)
-            self.indicator_ = indicator
-        return self
+    def _after_pass(self, source: ArraySource, first: bool) -> None:
+        """The indicator marks the features seen missing in any pass so far."""
+        if not self.add_indicator:
+            self.indicator_ = None
+            return
+        seen = source.seen_missing
+        if not first and self.indicator_ is not None:
+            seen = seen.copy()
+            seen[self.indicator_.features_] = True
+        self.indicator_ = fitted_indicator(seen)
 
     def transform(self, X):
         """Fill the missing entries of X; observed entries are returned unchanged.
@@ -203,7 +205,7 @@ default="auto"
             With the indicator's columns appended (2-D) when ``add_indicator=True``.
         """
         check_is_fitted(self)
-        X = self._validate(X, reset=False)
+        X = validate_input(self, X, reset=False)
         # set_output's wrapper would fail inside pandas on images; say why, and what to do
         output = getattr(self, "_sklearn_output_config", {}).get("transform", "default")
         if X.ndim > 2 and output != "default":
@@ -212,12 +214,16 @@ default="auto"
                 f"shape {X.shape[1:]}. Pass them flattened, X.reshape(len(X), -1), with "
                 f"image_shape={X.shape[1:]}, or use set_output(transform='default')."
             )
-        missing = np.isnan(X)
-        filled = self._fill(X, missing)
         if self.indicator_ is None:
-            return filled
-        indicator = self.indicator_.transform(X.reshape(len(X), -1)).astype(filled.dtype)
-        return np.hstack([filled.reshape(len(filled), -1), indicator])
+            return self._fill(X)
+        n_features = self.layout_.n_features
+        n_columns = n_features + len(self.indicator_.features_)
+        filled = np.empty((len(X), n_columns), dtype=output_dtype(X))
+        self._fill(X, out=filled[:, :n_features])
+        for start, stop, samples in self._source(X, self.layout_).chunks(self._inference_rows()):
+            flat = samples.reshape(stop - start, -1)
+            filled[start:stop, n_features:] = self.indicator_.transform(flat)
+        return filled
 
     def get_feature_names_out(self, input_features=None):
         """The input feature names, then the indicator's names when ``add_indicator``.

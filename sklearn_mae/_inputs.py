@@ -1,9 +1,11 @@
 """Input handling shared by every estimator: validation, image layout and scaling.
 
-Data flows one way through this module: ``validate_input`` (array-likes to a
-float array) -> ``Layout.to_samples`` (a view shaped ``(n, *sample_shape)``) ->
-``Scaler.to_tensor`` (scaled float32 tensor for the network) and back with
-``Scaler.to_numpy`` (network units to input units, flattened).
+Data flows one way through this module: ``validate_input`` (numeric arrays, memmaps
+and h5py-like datasets are checked and left as they are; other array-likes become a
+float array) -> ``resolve_layout`` (how a sample is shaped) -> ``_sources`` reads X a
+chunk or batch at a time, shaped ``(k, *sample_shape)`` -> ``Scaler.to_tensor`` (scaled
+float32 tensor for the network) and back with ``Scaler.to_numpy`` (network units to
+input units, flattened).
 """
 
 from __future__ import annotations
@@ -100,6 +102,8 @@ def validate_input(estimator, X, *, reset: bool, allow_nan: bool = True) -> np.n
     X: a copy is made whenever a conversion is needed, and later stages only read
     from the returned array.
     """
+    if is_readable_array(X):
+        return validate_array(estimator, X, reset=reset)
     if sp.issparse(X):
         warnings.warn(
             "MaskedAutoencoder needs dense data; sparse X is converted with .toarray(), "
@@ -126,6 +130,52 @@ def validate_input(estimator, X, *, reset: bool, allow_nan: bool = True) -> np.n
             "3-D (n_samples, H, W) or 4-D (n_samples, C, H, W)."
         )
     return X
+
+
+def is_readable_array(X) -> bool:
+    """A numpy array (memmaps included) or an array-like with ``shape``, ``dtype`` and
+    slicing (an h5py dataset) of numbers: read a chunk at a time, never converted whole."""
+    if hasattr(X, "columns") or sp.issparse(X) or isinstance(X, (list, tuple)):
+        return False
+    if not all(hasattr(X, name) for name in ("shape", "dtype", "__getitem__", "__len__")):
+        return False
+    try:
+        return np.dtype(X.dtype).kind in "biuf"
+    except TypeError:  # e.g. a torch dtype: converted by scikit-learn instead
+        return False
+
+
+def validate_array(estimator, X, *, reset: bool):
+    """scikit-learn's checks of dimensions and sizes without reading X (chunks are checked
+    for infinity as they are read); sets ``n_features_in_``."""
+    shape = tuple(int(side) for side in X.shape)
+    if len(shape) < 2:
+        raise ValueError(
+            f"Expected 2D array, got {len(shape)}D array instead: shape={shape}. Reshape your "
+            "data with X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a "
+            "single sample."
+        )
+    if len(shape) > 4:
+        raise ValueError(
+            f"X has {len(shape)} dimensions; expected 2-D (n_samples, n_features), "
+            "3-D (n_samples, H, W) or 4-D (n_samples, C, H, W)."
+        )
+    minimum = 2 if reset else 1
+    if shape[0] < minimum:
+        raise ValueError(f"Found array with {shape[0]} sample(s) (shape={shape}) while a "
+                         f"minimum of {minimum} is required.")
+    if math.prod(shape[1:]) < 1:
+        raise ValueError(f"Found array with 0 feature(s) (shape={shape}) while a minimum of "
+                         "1 is required.")
+    if not reset and hasattr(estimator, "layout_"):
+        check_sample_shape(X, estimator.layout_)
+    validate_data(estimator, X, reset=reset, skip_check_array=True)
+    return X
+
+
+def output_dtype(X) -> np.dtype:
+    """float32 input gives float32 output; every other input float64 (exact for integers)."""
+    return np.dtype(np.float32 if np.dtype(X.dtype) == np.float32 else np.float64)
 
 
 def check_columns_are_numeric(X) -> None:
@@ -162,26 +212,17 @@ def check_sample_shape(X, layout: Layout) -> None:
 
 
 class Scaler:
-    """Affine input scaling learnt in ``fit``: per-channel min-max for images, standardisation
-    per feature for tabular data. Missing values (NaN) are ignored when fitting.
-
-    Statistics are computed and kept in float64; the network sees float32, so scaled
+    """Affine input scaling learnt in ``fit``: ``(x - offset) / scale`` into the network and
+    back. ``offset`` and ``scale`` are float64, shaped ``(C, 1, 1)`` for images (per-channel
+    minimum and range) and ``(n_features,)`` for tables (per-feature mean and standard
+    deviation); see ``_sources.scaling_statistics``. The network sees float32, so scaled
     values beyond float32's range are refused rather than turned into inf.
     """
 
-    def __init__(self, samples: np.ndarray, is_image: bool):
-        axes = (0, 2, 3) if is_image else (0,)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices, checked below
-            if is_image:
-                offset = np.nanmin(samples, axis=axes, keepdims=True).astype(np.float64)
-                span = np.nanmax(samples, axis=axes, keepdims=True) - offset
-            else:
-                # nanstd squares in its input's dtype: float32 would overflow from 1.8e19
-                samples = samples.astype(np.float64, copy=False)
-                offset = np.nanmean(samples, axis=axes, keepdims=True)
-                span = np.nanstd(samples, axis=axes, keepdims=True)
+    def __init__(self, offset: np.ndarray, span: np.ndarray, is_image: bool):
         kind = "channel" if is_image else "feature"
+        offset = np.asarray(offset, dtype=np.float64)
+        span = np.asarray(span, dtype=np.float64)
         if np.isnan(offset).any():
             where = np.flatnonzero(np.isnan(offset.ravel())).tolist()
             raise ValueError(
@@ -191,25 +232,36 @@ class Scaler:
         if not (np.isfinite(offset).all() and np.isfinite(span).all()):
             where = np.flatnonzero(~np.isfinite(span.ravel() + offset.ravel())).tolist()
             raise ValueError(
-                f"the values of {kind}(s) {where} are too large to scale in float64 (largest "
-                f"|x| = {np.nanmax(np.abs(samples)):.3g}). Divide X by a constant first."
+                f"the values of {kind}(s) {where} are too large to scale in float64 (offset "
+                f"{np.max(np.abs(offset)):.3g}, spread {np.max(span):.3g}). Divide X by a "
+                "constant first."
             )
-        span = np.where(span > 1e-12 * np.maximum(1.0, np.abs(offset)), span, 1.0)
-        self.offset = offset[0]
-        self.scale = span[0]
+        self.offset = offset
+        self.scale = np.where(span > 1e-12 * np.maximum(1.0, np.abs(offset)), span, 1.0)
 
-    def to_tensor(self, samples: np.ndarray) -> torch.Tensor:
-        """Scale a batch of samples (NaN kept) into a new float32 tensor."""
-        with np.errstate(over="ignore"):
-            scaled = ((samples - self.offset) / self.scale).astype(np.float32)
-        if np.isinf(scaled).any():
+    def to_tensor(self, samples: np.ndarray, device="cpu") -> torch.Tensor:
+        """Scale a batch of samples (NaN kept) into a new float32 tensor on ``device``.
+
+        On CUDA the raw samples (uint8 stays uint8) are copied from pinned memory and
+        scaled there, in float64 like on the host.
+        """
+        if torch.device(device).type == "cpu":
+            with np.errstate(over="ignore"):
+                scaled = torch.from_numpy(
+                    ((samples - self.offset) / self.scale).astype(np.float32))
+        else:
+            raw = torch.from_numpy(np.ascontiguousarray(samples)).pin_memory()
+            raw = raw.to(device, non_blocking=True).double()
+            offset = torch.as_tensor(self.offset, device=device)
+            scaled = ((raw - offset) / torch.as_tensor(self.scale, device=device)).float()
+        if torch.isinf(scaled).any():
             raise ValueError(
                 "X holds values that, scaled as the training data were, exceed float32's "
                 f"range (|x| up to {np.nanmax(np.abs(samples)):.3g}; training offset "
                 f"{np.min(self.offset):.3g}, scale {np.max(self.scale):.3g}). Check that X is in "
                 "the units of the training data."
             )
-        return torch.from_numpy(np.ascontiguousarray(scaled))
+        return scaled.contiguous()
 
     def to_numpy(self, tensor: torch.Tensor, dtype=np.float64) -> np.ndarray:
         """Undo the scaling of network outputs and flatten them to ``(n, n_features)``."""

@@ -19,7 +19,8 @@ def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) ->
         return x
     n, _, height, width = x.shape
     padded = F.pad(x, (max_shift,) * 4)
-    offsets = torch.randint(0, 2 * max_shift + 1, (2, n), generator=generator).to(x.device)
+    offsets = torch.randint(0, 2 * max_shift + 1, (2, n), generator=generator,
+                            device=generator.device).to(x.device)
     rows = (offsets[0, :, None] + torch.arange(height, device=x.device)).view(n, 1, height, 1)
     cols = (offsets[1, :, None] + torch.arange(width, device=x.device)).view(n, 1, 1, width)
     rows = rows.expand(n, x.shape[1], height, padded.shape[3])

@@ -8,7 +8,8 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import gen_batches
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._estimator import INFERENCE_BATCH, _BaseMaskedAutoencoder, check_finite_output
+from ._estimator import _BaseMaskedAutoencoder, check_finite_output
+from ._inputs import output_dtype, validate_input
 
 
 class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _BaseMaskedAutoencoder):
@@ -88,6 +89,14 @@ default="auto"
         ``1`` or more shows a progress bar and the loss of every epoch.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks (e.g. ``EarlyStopping(monitor="train_loss")``).
+    precision : {"auto", "float32", "bfloat16"}, default="auto"
+        Precision of training. ``"auto"``: bf16 autocast on CUDA (losses and the VICReg
+        term stay in float32), float32 on the CPU (bf16 is far slower on CPUs without
+        bf16 instructions). Inference always runs in float32.
+    compile : bool, default=False
+        Compile the training step (the module's ``training_loss`` and the VICReg term)
+        with ``torch.compile``: faster steps on a GPU after a compile of tens of
+        seconds, which short fits do not earn back.
 
     Attributes
     ----------
@@ -142,11 +151,12 @@ default="auto"
         Z : ndarray of shape (n_samples, latent_dim)
         """
         check_is_fitted(self)
-        X = self._validate(X, reset=False)
+        X = validate_input(self, X, reset=False)
         module = self.net_.module_.eval()
-        parts = [module.encode(x, observed).cpu().numpy() for x, observed in self._batches(X)]
-        Z = np.concatenate(parts).astype(X.dtype, copy=False)
-        check_finite_output(Z, "transform")
+        Z = np.empty((len(X), self._n_features_out), dtype=output_dtype(X))
+        for start, stop, x, observed in self._batches(X):
+            Z[start:stop] = module.encode(x, observed).cpu().numpy()
+            check_finite_output(Z[start:stop], "transform")
         return Z
 
     @torch.inference_mode()
@@ -170,7 +180,7 @@ default="auto"
             )
         module = self.net_.module_.eval()
         parts = []
-        for batch in gen_batches(len(Z), INFERENCE_BATCH):
+        for batch in gen_batches(len(Z), self._inference_rows()):
             z = torch.as_tensor(Z[batch], dtype=torch.float32, device=self.net_.device)
             parts.append(self.scaler_.to_numpy(module.decode(z), Z.dtype))
         X_original = np.concatenate(parts)

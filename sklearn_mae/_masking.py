@@ -2,7 +2,8 @@
 
 Every mask is a boolean tensor where ``True`` marks a *hidden* entry. Randomness
 always comes from an explicit :class:`torch.Generator`, so training and scoring
-are reproducible and independent of torch's global random state.
+are reproducible and independent of torch's global random state; masks are made on
+the generator's device (the training device), so none is copied from the host.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ def random_token_mask(
     the largest noise, which gives a uniformly random subset of fixed size.
     """
     k = n_hidden(n_tokens, ratio)
-    mask = torch.zeros(n_samples, n_tokens, dtype=torch.bool)
+    device = generator.device  # masks are drawn where the generator lives: no copies
+    mask = torch.zeros(n_samples, n_tokens, dtype=torch.bool, device=device)
     if k == 0:
         return mask
-    noise = torch.rand(n_samples, n_tokens, generator=generator)
+    noise = torch.rand(n_samples, n_tokens, generator=generator, device=device)
     hidden_idx = noise.topk(k, dim=1).indices
     return mask.scatter_(1, hidden_idx, True)
 

@@ -9,42 +9,73 @@ latents). ``get_loss`` is the masked MSE of a prediction, for skorch's API.
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
-from skorch.dataset import unpack_data
+from skorch.dataset import get_len, unpack_data
 
-from ._base import MaskedMSELoss
+from ._base import FixedMask, MaskedMSELoss
 from ._invariance import random_shift, vicreg_loss
-from ._masking import random_mask
+from ._masking import n_hidden, random_mask
 
 
-class TensorBatches:
-    """Mini-batches sliced from one tensor; cheaper than a DataLoader over single rows.
+class Batches:
+    """The training (shuffled) or inference (in order) batches of a ``ScaledRows``.
 
     Batches are ``(x, None)`` so skorch's batch bookkeeping works unchanged. A
-    trailing batch of one sample is dropped when training, as BatchNorm needs two.
+    training batch of one sample is dropped, as BatchNorm needs two.
     """
 
-    def __init__(self, data: torch.Tensor, batch_size: int, generator: torch.Generator | None):
+    def __init__(self, data, batch_size: int, generator: torch.Generator | None, device):
         self.data = data
         self.batch_size = batch_size
         self.generator = generator
+        self.device = torch.device(device)
 
     def __len__(self) -> int:
         return math.ceil(len(self.data) / self.batch_size)
 
     def __iter__(self):
-        n = len(self.data)
-        order = None if self.generator is None else torch.randperm(n, generator=self.generator)
-        for start in range(0, n, self.batch_size):
-            stop = min(start + self.batch_size, n)
-            if order is None:
-                yield self.data[start:stop], None
-            elif stop - start > 1 or n == 1:
-                yield self.data[order[start:stop]], None
+        batches = self.data.batches(self.batch_size, self.generator)
+        for x in prefetched(batches, self.device):
+            if self.generator is None or len(x) > 1 or len(self.data) == 1:
+                yield x, None
+
+
+def prefetched(batches, device: torch.device):
+    """Batches on ``device``. On CUDA, host batches are pinned and the copy of each is
+    started before the previous batch is handed on, so copies overlap the steps."""
+    if device.type != "cuda":
+        yield from (x.to(device) for x in batches)
+        return
+    pending = None
+    for x in batches:
+        if x.device != device:
+            x = x.pin_memory().to(device, non_blocking=True)
+        if pending is not None:
+            yield pending
+        pending = x
+    if pending is not None:
+        yield pending
+
+
+def available_device(device: str) -> str:
+    """``device`` if this machine has it; another CUDA card (``cuda:1`` on a one-GPU
+    machine loads on ``cuda:0``), or the CPU without CUDA (skorch then warns)."""
+    parsed = torch.device(device)
+    if parsed.type != "cuda" or not torch.cuda.is_available():
+        return device
+    if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+        return "cuda:0"
+    return device
+
+
+def warmup_constant(step: int, warmup_steps: int) -> float:
+    """Learning-rate factor at ``step``: linear warm-up over ``warmup_steps``, then 1."""
+    return min(1.0, (step + 1) / warmup_steps)
 
 
 def warmup_cosine(step: int, total_steps: int, warmup: float = 0.1) -> float:
@@ -91,10 +122,16 @@ class MaskedAutoencoderNet(NeuralNet):
         consistency: float,
         max_shift: int,  # pixels
         seed: int,
+        precision: str = "float32",
+        compile_step: bool = False,
+        complete_data: bool = False,
         criterion=MaskedMSELoss,
         **kwargs,
     ):
         super().__init__(module, criterion, *args, **kwargs)
+        self.precision = precision
+        self.compile_step = compile_step
+        self.complete_data = complete_data  # X is known to hold no missing entry
         self.mask_ratio = mask_ratio
         self.mask_type = mask_type
         self.patch_size = patch_size
@@ -105,16 +142,61 @@ class MaskedAutoencoderNet(NeuralNet):
 
     def initialize(self):
         super().initialize()
-        self.generator_ = torch.Generator().manual_seed(self.seed)
+        # on the training device: masks, shifts and shuffling need no host work or copies
+        self.generator_ = torch.Generator(device=self.device).manual_seed(self.seed)
+        self.module_takes_mask_ = "mask" in inspect.signature(
+            self.module_.training_loss).parameters
+        self._objective_fn = torch.compile(self.objective) if self.compile_step else None
         return self
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_objective_fn", None)  # a compiled function does not pickle; rebuilt
+        if "generator_" in state:  # its state, to be restored on whatever device loads it
+            generator = state.pop("generator_")
+            state["generator_state_"] = (str(generator.device), generator.get_state())
+        return state
+
+    def __setstate__(self, state):
+        state["device"] = available_device(state.get("device", "cpu"))
+        saved = state.pop("generator_state_", None)
+        super().__setstate__(state)
+        if saved is not None:
+            device, generator_state = saved
+            self.generator_ = torch.Generator(device=self.device)
+            if torch.device(device).type == torch.device(self.device).type:
+                self.generator_.set_state(generator_state)
+            else:  # CUDA and CPU generators have different states: reseed
+                self.generator_.manual_seed(self.seed)
+        self._objective_fn = (torch.compile(self.objective)
+                              if getattr(self, "compile_step", False) else None)
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """skorch's epoch loop, except that batch losses stay on the device until the
+        epoch ends: one host sync an epoch instead of one a step (``.item()``), and the
+        same values in ``history``."""
+        if iterator is None:
+            return
+        losses = []
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            losses.append(step["loss"].detach())
+            self.history.record_batch(prefix + "_batch_size", get_len(batch[0]))
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+        batches = self.history[-1]["batches"][len(self.history[-1]["batches"]) - len(losses):]
+        values = torch.stack(losses).float().tolist() if losses else []
+        for record, value in zip(batches, values, strict=True):
+            record[prefix + "_loss"] = value
+        self.history.record(prefix + "_batch_count", len(losses))
 
     def get_iterator(self, dataset, training=False):
         generator = self.generator_ if training else None
-        return TensorBatches(dataset.X, self.batch_size, generator)
+        return Batches(dataset, self.batch_size, generator, self.device)
 
     def draw_mask(self, x: torch.Tensor) -> torch.Tensor:
         """A fresh training mask for the batch ``x`` (``True`` = hidden)."""
-        hidden = random_mask(
+        return random_mask(
             len(x),
             tuple(x.shape[1:]),
             ratio=self.mask_ratio,
@@ -122,7 +204,6 @@ class MaskedAutoencoderNet(NeuralNet):
             patch_size=self.patch_size,
             generator=self.generator_,
         )
-        return hidden.to(x.device, non_blocking=True)
 
     def two_views(self) -> bool:
         """Whether training pairs two views of each sample under the VICReg loss.
@@ -144,11 +225,36 @@ class MaskedAutoencoderNet(NeuralNet):
         visible = observed & ~hidden
         target = torch.nan_to_num(x)
         scored = observed & hidden if self.loss_on == "masked" and self.mask_ratio > 0 else observed
-        loss, z = self.module_.training_loss(target, visible, scored)
-        if two_views:
-            loss = loss + self.consistency * vicreg_loss(*z.chunk(2))
+        objective = self._objective_fn or self.objective
+        loss = objective(target, visible, scored, self.fixed_mask(len(x)), two_views)
         loss.backward()
         return {"loss": loss, "y_pred": None}
+
+    def objective(self, target, visible, scored, mask: FixedMask | None, two_views: bool):
+        """The loss of one batch (compiled when ``compile_step``): the module's
+        ``training_loss`` under bf16 autocast when ``precision="bfloat16"``, plus the
+        VICReg term, both taken in float32."""
+        device_type = torch.device(self.device).type
+        with torch.autocast(device_type, dtype=torch.bfloat16,
+                            enabled=self.precision == "bfloat16"):
+            if mask is None:  # a module of one's own may not take the hint
+                loss, z = self.module_.training_loss(target, visible, scored)
+            else:
+                loss, z = self.module_.training_loss(target, visible, scored, mask=mask)
+        loss = loss.float()
+        if two_views:
+            loss = loss + self.consistency * vicreg_loss(*z.float().chunk(2))
+        return loss
+
+    def fixed_mask(self, n_samples: int) -> FixedMask | None:
+        """The hint of ``training_loss`` when every image hides the same number of
+        patches and nothing is missing; None otherwise."""
+        shape = self.module_.sample_shape
+        if (self.mask_type != "patch" or not self.complete_data or self.mask_ratio <= 0
+                or not self.module_takes_mask_ or len(shape) != 3):
+            return None
+        n_patches = (shape[1] // self.patch_size) * (shape[2] // self.patch_size)
+        return FixedMask(self.patch_size, n_hidden(n_patches, self.mask_ratio))
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         target, scored = y_true

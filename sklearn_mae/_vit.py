@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._base import MaskedAutoencoderModule, masked_mse
+from ._base import FixedMask, MaskedAutoencoderModule, masked_mse
 
 POOLS = ("flatten", "mean", "cls")
 
@@ -65,15 +65,20 @@ def sincos_embedding_2d(dim: int, grid: tuple[int, int]) -> torch.Tensor:
     return embedding[:, :dim].to(torch.float32)
 
 
-def visible_token_index(keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+def visible_token_index(keep: torch.Tensor, k: int | None = None):
     """Indices of the kept tokens of each row, in order, padded to the largest count.
 
     Returns ``(index, valid)``: ``index`` has shape ``(n, k)``; ``valid`` marks the real
-    (not padding) entries, or is None when every row keeps exactly ``k`` tokens.
+    (not padding) entries, or is None when every row keeps exactly ``k`` tokens. Pass
+    ``k`` when every row is known to keep exactly ``k``: the counts are then never read
+    back from the device.
     """
+    index = torch.sort((~keep).to(torch.int8), dim=1, stable=True).indices
+    if k is not None:
+        return index[:, :k], None
     counts = keep.sum(dim=1)
     k = int(counts.max()) if len(keep) else 0
-    index = torch.sort((~keep).to(torch.int8), dim=1, stable=True).indices[:, :k]
+    index = index[:, :k]
     if bool((counts == k).all()):
         return index, None
     return index, torch.arange(k, device=keep.device) < counts[:, None]
@@ -241,14 +246,16 @@ class VisionTransformerAutoencoder(MaskedAutoencoderModule):
         return x.permute(0, 3, 1, 4, 2, 5).reshape(len(patches), *self.sample_shape)
 
     # ------------------------------------------------------------ encoder
-    def encode_tokens(self, x: torch.Tensor, visible: torch.Tensor):
+    def encode_tokens(self, x: torch.Tensor, visible: torch.Tensor, mask: FixedMask | None = None):
         """Encoder outputs ``(n, 1 + k, D)`` (class token first) for the kept patches.
 
         Also returns the patches' ``index`` and ``valid`` (see ``visible_token_index``).
         """
         patches = self.patchify(x)
         seen = self.patchify(visible.expand_as(x)).to(x.dtype)
-        index, valid = visible_token_index(seen.amax(dim=2) > 0)
+        aligned = mask is not None and mask.patch_size == self.patch_size
+        k = self.n_tokens - mask.n_hidden if aligned else None
+        index, valid = visible_token_index(seen.amax(dim=2) > 0, k)
         kept = gather_tokens(torch.cat([patches * seen, seen], dim=2), index)
         tokens = self.patch_embed(kept) + self.pos_embed[index]
         sequence = torch.cat([self.cls_token.expand(len(x), -1, -1), tokens], dim=1)
@@ -313,11 +320,12 @@ class VisionTransformerAutoencoder(MaskedAutoencoderModule):
         return self.to_pixels(self.decode_patches(z, sequence, index, valid))
 
     # ------------------------------------------------------------ training
-    def training_loss(self, x: torch.Tensor, visible: torch.Tensor, scored: torch.Tensor):
+    def training_loss(self, x: torch.Tensor, visible: torch.Tensor, scored: torch.Tensor,
+                      mask: FixedMask | None = None):
         """``(loss, z)`` of one training batch; ``x`` has no NaN, ``scored`` marks the
         entries to predict. The first ``latent_share`` of the (shuffled) batch is decoded from ``z``
         alone, the rest also from the encoded visible patches."""
-        sequence, index, valid = self.encode_tokens(x, visible)
+        sequence, index, valid = self.encode_tokens(x, visible, mask)
         z = self.latent(sequence, index, valid)
         n_latent_only = round(self.latent_share * len(x))
         use_token = (torch.arange(len(x), device=x.device) >= n_latent_only)[:, None]

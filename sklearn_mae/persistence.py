@@ -35,7 +35,6 @@ joblib, and load those files only if you trust them.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import os
@@ -51,10 +50,11 @@ from sklearn.impute import MissingIndicator
 from sklearn.utils.validation import check_is_fitted
 
 from . import __version__
-from ._estimator import _BaseMaskedAutoencoder, resolve_device
+from ._estimator import _BaseMaskedAutoencoder
 from ._imputer import MaskedAutoencoderImputer
 from ._inputs import Layout, Scaler
 from ._masked_autoencoder import MaskedAutoencoder
+from ._training import resolve_device
 
 __all__ = ["save", "load", "has_safetensors_header"]
 
@@ -68,7 +68,7 @@ ESTIMATORS: dict[str, type] = {
     "MaskedAutoencoderImputer": MaskedAutoencoderImputer,
 }
 FITTED_KEYS = ("layout", "architecture_", "training_params_", "image_shape_", "loss_curve_",
-               "n_features_in_")
+               "n_features_in_", "n_samples_seen_", "n_iter_")
 PICKLE_ADVICE = ("save this model with pickle or joblib instead, and load such files only if "
                  "you trust them (unpickling can run code)")
 
@@ -266,6 +266,8 @@ def _fitted_to_json(estimator: _BaseMaskedAutoencoder) -> dict:
         "image_shape_": None if estimator.image_shape_ is None else list(estimator.image_shape_),
         "loss_curve_": [_to_json(loss, "loss_curve_") for loss in estimator.loss_curve_],
         "n_features_in_": int(estimator.n_features_in_),
+        "n_samples_seen_": int(estimator.n_samples_seen_),
+        "n_iter_": int(estimator.n_iter_),
     }
     if hasattr(estimator, "feature_names_in_"):
         fitted["feature_names_in_"] = [str(name) for name in estimator.feature_names_in_]
@@ -465,6 +467,8 @@ def _decode_fitted(path: Path, saved: dict, estimator: _BaseMaskedAutoencoder) -
         "image_shape_": expected_image_shape,
         "loss_curve_": _decode_loss_curve(path, saved["loss_curve_"]),
         "n_features_in_": _decode_n_features(path, saved["n_features_in_"], layout),
+        "n_samples_seen_": _decode_count(path, saved["n_samples_seen_"], "n_samples_seen_"),
+        "n_iter_": _decode_count(path, saved["n_iter_"], "n_iter_"),
     }
     if "feature_names_in_" in saved:
         fitted["feature_names_in_"] = _decode_feature_names(
@@ -516,6 +520,12 @@ def _decode_n_features(path: Path, saved, layout: Layout) -> int:
     if type(saved) is not int or saved != layout.input_shape[0]:
         raise _invalid(path, f"n_features_in_ is {saved!r}; the layout's input shape "
                        f"{layout.input_shape} means {layout.input_shape[0]}.")
+    return saved
+
+
+def _decode_count(path: Path, saved, name: str) -> int:
+    if type(saved) is not int or saved < 1:
+        raise _invalid(path, f"{name} is {saved!r}; expected a positive whole number.")
     return saved
 
 
@@ -592,18 +602,23 @@ def _module_state(path: Path, tensors: dict, module: torch.nn.Module) -> dict:
 
 
 def _scaler_from(path: Path, tensors: dict, layout: Layout) -> Scaler:
-    """The saved scaling, in a Scaler made as ``fit`` makes one (so it has every attribute)."""
-    template = Scaler(np.zeros((2, *layout.sample_shape)), layout.is_image)
-    scaler = copy.copy(template)
+    """The saved scaling, checked against the layout."""
+    shape = (layout.sample_shape[0], 1, 1) if layout.is_image else layout.sample_shape
+    arrays = {}
     for name, attribute in SCALER_TENSORS.items():
         if name not in tensors:
             raise _invalid(path, f"it has no {name} tensor.")
         array = tensors[name].numpy().copy()
-        expected = getattr(template, attribute)
-        if array.shape != expected.shape or array.dtype not in (np.float32, np.float64):
+        if array.shape != shape or array.dtype not in (np.float32, np.float64):
             raise _invalid(path, f"tensor {name} is {array.dtype} of shape {array.shape}; "
-                           f"expected float32 or float64 of shape {expected.shape}.")
-        setattr(scaler, attribute, array)
+                           f"expected float32 or float64 of shape {shape}.")
+        arrays[attribute] = array
+    try:
+        scaler = Scaler(arrays["offset"], arrays["scale"], layout.is_image)
+    except ValueError as exc:
+        raise _invalid(path, f"its scaling is unusable: {exc}") from exc
+    if not np.array_equal(scaler.scale, arrays["scale"]):
+        raise _invalid(path, "tensor scaler.scale holds values fit never gives (zero spread).")
     return scaler
 
 
@@ -616,6 +631,8 @@ def _set_fitted(estimator: _BaseMaskedAutoencoder, fitted: dict, net, scaler: Sc
     estimator.net_ = net
     estimator.loss_curve_ = fitted["loss_curve_"]
     estimator.n_features_in_ = fitted["n_features_in_"]
+    estimator.n_samples_seen_ = fitted["n_samples_seen_"]
+    estimator.n_iter_ = fitted["n_iter_"]
     if "feature_names_in_" in fitted:
         estimator.feature_names_in_ = fitted["feature_names_in_"]
     if "indicator_" in fitted:

@@ -93,7 +93,8 @@ def test_training_params_hold_every_setting_as_used(X):
     params = mae.training_params_
     assert params == {"mask_ratio": 0.5, "mask_type": "pixel", "patch_size": 4, "lr": 3e-3,
                       "batch_size": 128, "max_epochs": 500, "consistency": 0.04,
-                      "max_shift": 0, "device": "cpu"}
+                      "max_shift": 0, "device": "cpu", "precision": "float32",
+                      "lr_schedule": "warmup-cosine"}
     net = mae.net_
     assert (net.max_epochs, net.batch_size, net.lr, net.mask_ratio, net.max_shift) == (
         params["max_epochs"], params["batch_size"], params["lr"], params["mask_ratio"],

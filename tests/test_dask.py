@@ -105,3 +105,24 @@ def test_workers_give_torch_their_thread_budget(client):
     # takes one intra-op thread per worker instead of every core.
     threads = client.run(lambda: __import__("torch").get_num_threads())
     assert set(threads.values()) == {1}
+
+
+def test_incremental_trains_block_by_block_on_a_dask_array(client, digits):
+    import dask.array as da
+    from dask_ml.wrappers import Incremental
+
+    X = digits[0]
+    blocks = da.from_array(X, chunks=(100, 64))
+    incremental = Incremental(MaskedAutoencoder(latent_dim=4, width=2, random_state=0))
+    incremental.fit(blocks)
+    model = incremental.estimator_
+    assert (model.n_samples_seen_, model.n_iter_, len(model.loss_curve_)) == (300, 3, 3)
+    features = incremental.transform(blocks)  # block-wise, on the cluster
+    assert isinstance(features, da.Array)
+    np.testing.assert_allclose(features.compute(), model.transform(X), rtol=1e-5, atol=1e-6)
+    sequential = MaskedAutoencoder(latent_dim=4, width=2, random_state=0)
+    for start in range(0, 300, 100):
+        sequential.partial_fit(X[start:start + 100])
+    # the same three passes; a worker's thread count rounds float32 sums differently,
+    # which three passes of training carry to the third decimal
+    np.testing.assert_allclose(model.transform(X), sequential.transform(X), atol=2e-2)

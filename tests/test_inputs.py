@@ -4,6 +4,12 @@ import numpy as np
 import pytest
 
 from sklearn_mae._inputs import Scaler, resolve_layout
+from sklearn_mae._sources import ArraySource, scaling_statistics
+
+
+def fitted_scaler(X, is_image):
+    layout = resolve_layout(X.shape[1:], "auto" if is_image else None)
+    return Scaler(*scaling_statistics(ArraySource(X, layout)), is_image)
 
 
 @pytest.mark.parametrize(
@@ -36,7 +42,7 @@ def test_layout_rejects_mismatches():
 
 def test_image_scaler_maps_to_unit_range_and_back():
     X = np.random.default_rng(0).random((10, 3, 4, 4)) * 200 + 10
-    scaler = Scaler(X, is_image=True)
+    scaler = fitted_scaler(X, is_image=True)
     t = scaler.to_tensor(X)
     assert float(t.min()) == pytest.approx(0, abs=1e-6) and float(t.max()) == pytest.approx(1)
     np.testing.assert_allclose(scaler.to_numpy(t), X.reshape(10, -1), rtol=1e-5)
@@ -45,7 +51,7 @@ def test_image_scaler_maps_to_unit_range_and_back():
 def test_tabular_scaler_standardises_ignoring_nan():
     X = np.random.default_rng(0).normal(5, 3, (200, 4))
     X[0, 0] = np.nan
-    t = Scaler(X, is_image=False).to_tensor(X).numpy()
+    t = fitted_scaler(X, is_image=False).to_tensor(X).numpy()
     assert np.isnan(t[0, 0])
     np.testing.assert_allclose(np.nanmean(t, 0), 0, atol=1e-5)
     np.testing.assert_allclose(np.nanstd(t, 0), 1, atol=1e-4)
@@ -55,4 +61,4 @@ def test_column_missing_everywhere_is_a_clear_error():
     X = np.ones((5, 3))
     X[:, 1] = np.nan
     with pytest.raises(ValueError, match=r"Feature\(s\) \[1\] are missing"):
-        Scaler(X, is_image=False)
+        fitted_scaler(X, is_image=False)

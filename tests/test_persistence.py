@@ -31,7 +31,7 @@ from sklearn_mae.persistence import has_safetensors_header, load, save
 
 FAST = dict(latent_dim=4, width=2, max_epochs=1, random_state=0, device="cpu")
 FITTED = ("layout_", "architecture_", "training_params_", "image_shape_", "loss_curve_",
-          "n_features_in_")
+          "n_features_in_", "n_samples_seen_", "n_iter_")
 SETTINGS = {
     "conv": dict(),
     "mlp": dict(image_shape=None),
@@ -183,7 +183,8 @@ def test_file_holds_the_documented_keys(saved):
     assert document["sklearn_mae_version"] == "0.1.0"
     assert document["params"]["latent_dim"] == 4 and document["params"]["callbacks"] is None
     assert set(document["fitted"]) == {"layout", "architecture_", "training_params_",
-                                       "image_shape_", "loss_curve_", "n_features_in_"}
+                                       "image_shape_", "loss_curve_", "n_features_in_",
+                                       "n_samples_seen_", "n_iter_"}
     assert document["fitted"]["layout"] == {"input_shape": [64], "sample_shape": [1, 8, 8]}
     assert document["fitted"]["image_shape_"] == [1, 8, 8]
     assert {"scaler.offset", "scaler.scale"} < set(tensors)

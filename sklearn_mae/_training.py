@@ -1,0 +1,141 @@
+"""How a fit runs: devices, epochs, callbacks, and the guarantees around the training loop.
+
+A fit either completes or changes nothing (``keep_state_on_failure``); a user's Ctrl-C
+propagates while a callback's request to stop ends a normal fit (``user_interrupts``);
+CUDA's speed flags are set for the fit only (``fast_cuda_kernels``); ``train`` runs the
+net over the data, kept on the device when it fits there.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+from contextlib import contextmanager
+from functools import partial
+
+import torch
+from skorch.callbacks import Callback
+
+from ._inputs import Scaler
+from ._net import MaskedAutoencoderNet, warmup_constant
+from ._sources import ArraySource, DeviceRows, ScaledRows, fits_on_device
+
+AUTO_EPOCHS_MIN, AUTO_EPOCHS_MAX, AUTO_STEPS = 20, 500, 500
+PARTIAL_WARMUP = 100  # optimiser steps of linear warm-up in partial_fit
+
+
+def resolve_device(device: str) -> str:
+    """``"auto"`` -> CUDA when available, else CPU; other values are checked."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device={device!r} is not a torch device; use 'auto', 'cpu' or "
+                         "'cuda'.") from exc
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was requested but CUDA is not available here; "
+                         "use device='auto' or 'cpu'.")
+    return str(parsed)
+
+
+@contextmanager
+def keep_state_on_failure(estimator):
+    """Leave ``estimator`` as it was (unfitted, or the previous model) if the block raises,
+    Ctrl-C included: a fit either completes or changes nothing."""
+    fitted = {k: v for k, v in vars(estimator).items() if k.endswith("_")}
+    try:
+        yield
+    except BaseException:
+        for key in [k for k in vars(estimator) if k.endswith("_")]:
+            delattr(estimator, key)
+        vars(estimator).update(fitted)
+        raise
+
+
+@contextmanager
+def fast_cuda_kernels(device):
+    """cuDNN autotuning and TF32 matrix products while training on CUDA; the global
+    flags are restored afterwards, so nothing else in the process is affected."""
+    if torch.device(device).type != "cuda":
+        yield
+        return
+    flags = (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32,
+             torch.backends.cudnn.allow_tf32)
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    try:
+        yield
+    finally:
+        (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32,
+         torch.backends.cudnn.allow_tf32) = flags
+
+
+@contextmanager
+def user_interrupts():
+    """Yield a list that records a Ctrl-C (SIGINT) while the block runs.
+
+    skorch ends training quietly on any ``KeyboardInterrupt``, and its ``EarlyStopping``
+    raises one to stop; watching the signal itself tells a user's Ctrl-C, which must
+    propagate, from a callback's request to stop, which ends a normal fit.
+    """
+    seen: list[bool] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield seen  # signals only reach the main thread
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def record(signum, frame):
+        if previous is signal.SIG_IGN:
+            return
+        seen.append(True)
+        if callable(previous):
+            previous(signum, frame)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, record)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def auto_epochs(n_batches: int) -> int:
+    """At least 20 passes, and enough for about 500 optimiser steps (at most 500 passes)."""
+    return min(AUTO_EPOCHS_MAX, max(AUTO_EPOCHS_MIN, math.ceil(AUTO_STEPS / n_batches)))
+
+
+def check_callbacks(callbacks: list) -> list:
+    """skorch callbacks, or ``(name, callback)`` pairs; anything else is refused here."""
+    for entry in callbacks:
+        callback = entry[1] if isinstance(entry, tuple) and len(entry) == 2 else entry
+        if not isinstance(callback, Callback):
+            raise TypeError(
+                f"callbacks must hold skorch callbacks (instances of skorch.callbacks.Callback, "
+                f"e.g. EarlyStopping(monitor='train_loss')) or (name, callback) pairs; got "
+                f"{entry!r}."
+            )
+    return callbacks
+
+
+def train(net: MaskedAutoencoderNet, source: ArraySource, scaler: Scaler,
+          epochs: int | None = None) -> None:
+    """``net.fit`` (a fresh fit) or ``epochs`` more passes over ``source``. On CUDA the
+    scaled data moves to the device when it fits there. A Ctrl-C propagates (see
+    ``user_interrupts``)."""
+    data = ScaledRows(source, scaler)
+    if fits_on_device(4 * len(source) * source.layout.n_features, net.device):
+        data = DeviceRows(data, net.device)
+    with user_interrupts() as interrupted, fast_cuda_kernels(net.device):
+        if epochs is None:
+            net.fit(data, None)
+        else:
+            schedule = dict(net.callbacks_)["lr_schedule"]
+            steps_done = sum(len(epoch["batches"]) for epoch in net.history)
+            # continue the schedule where it stands; after fit, at the constant lr
+            schedule.lr_lambda = partial(warmup_constant, warmup_steps=PARTIAL_WARMUP)
+            schedule.last_epoch = steps_done - 1
+            net.partial_fit(data, None, epochs=epochs)
+    if interrupted:
+        raise KeyboardInterrupt

@@ -1,0 +1,131 @@
+"""The CUDA path, kept honest on a machine without a GPU: no host syncs in a training
+step, a cap on its operator count, and the CUDA wiring with CUDA patched in."""
+
+import pickle
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from sklearn_mae import MaskedAutoencoder, _net, _sources, _training
+from sklearn_mae._inputs import resolve_layout
+
+SYNCS = {"_local_scalar_dense", "is_nonzero", "item", "nonzero", "masked_select",
+         "unique", "_unique2", "equal"}
+
+
+class OpRecorder(TorchDispatchMode):
+    """Counts the aten operators run; a host sync on CUDA shows up as one of ``SYNCS``."""
+
+    def __init__(self):
+        super().__init__()
+        self.ops = Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops[func.overloadpacket.__name__] += 1
+        return func(*args, **(kwargs or {}))
+
+
+def images(n=64, side=16):
+    X = load_digits().data[:n].reshape(-1, 8, 8) / 16
+    return np.kron(X, np.ones((side // 8, side // 8)))  # 16x16: shifts, two views
+
+
+def steady_step(mae, X):
+    """One training step of a fitted model, as the epoch loop runs it."""
+    net = mae.net_
+    batch = next(iter(net.get_iterator(_sources.ScaledRows(
+        _sources.ArraySource(X, mae.layout_), mae.scaler_), training=True)))
+    recorder = OpRecorder()
+    with recorder:
+        net.train_step_single(batch)
+    return recorder.ops
+
+
+@pytest.mark.parametrize("params, cap", [
+    (dict(), 400),                                                     # conv, two views
+    (dict(architecture="vit", module_params={"encoder_depth": 1}), 500),  # aligned patches
+])
+def test_a_training_step_never_waits_for_the_device(params, cap):
+    X = images()
+    mae = MaskedAutoencoder(max_epochs=1, batch_size=32, random_state=0, **params).fit(X)
+    assert mae.net_.complete_data
+    ops = steady_step(mae, X)
+    assert not SYNCS & set(ops), {op: ops[op] for op in SYNCS & set(ops)}
+    assert sum(ops.values()) <= cap, sum(ops.values())  # a guard on kernel launches
+
+
+def test_data_with_holes_reads_the_vit_token_counts():
+    X = images()
+    X[0, :4, :4] = np.nan
+    mae = MaskedAutoencoder(architecture="vit", max_epochs=1, batch_size=32, random_state=0,
+                            module_params={"encoder_depth": 1}).fit(X)
+    assert not mae.net_.complete_data and mae.net_.fixed_mask(32) is None
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (8 * 2**30, 16 * 2**30))
+
+
+def test_cuda_wiring(fake_cuda):
+    X = images()
+    mae = MaskedAutoencoder(random_state=0)
+    layout = resolve_layout(X.shape[1:], "auto")
+    architecture = mae._resolve_architecture(layout)
+    training = mae._resolve_training(architecture, layout, len(X))
+    assert (training["device"], training["precision"]) == ("cuda", "bfloat16")
+    net = mae._build_net(architecture, layout, training, len(X), seed=0)
+    assert net.optimizer__fused is True and net.precision == "bfloat16"
+    assert MaskedAutoencoder(precision="float32")._resolve_training(
+        architecture, layout, len(X))["precision"] == "float32"
+    assert _sources.fits_on_device(1 * 2**30, "cuda") and not _sources.fits_on_device(
+        3 * 2**30, "cuda")
+    assert not _sources.fits_on_device(10, "cpu")
+    assert _net.available_device("cuda:1") == "cuda:0"
+    assert _net.available_device("cuda:0") == "cuda:0"
+
+
+def test_cuda_flags_are_set_only_inside_training():
+    before = (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32)
+    with _training.fast_cuda_kernels("cuda"):
+        assert torch.backends.cudnn.benchmark and torch.backends.cuda.matmul.allow_tf32
+    assert (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32) == before
+    with _training.fast_cuda_kernels("cpu"):
+        assert (torch.backends.cudnn.benchmark,
+                torch.backends.cuda.matmul.allow_tf32) == before
+
+
+def test_the_generator_state_survives_pickling():
+    X = images()
+    mae = MaskedAutoencoder(max_epochs=1, batch_size=32, random_state=0).fit(X)
+    copy = pickle.loads(pickle.dumps(mae))
+    assert torch.equal(copy.net_.generator_.get_state(), mae.net_.generator_.get_state())
+    mae.partial_fit(X)
+    copy.partial_fit(X)
+    np.testing.assert_array_equal(copy.transform(X), mae.transform(X))
+
+
+def test_bf16_precision_trains_with_float32_losses():
+    X = images(32)
+    mae = MaskedAutoencoder(max_epochs=1, batch_size=16, random_state=0, precision="bfloat16",
+                            latent_dim=8, width=4).fit(X)
+    assert mae.training_params_["precision"] == "bfloat16"
+    assert np.isfinite(mae.loss_curve_).all()
+    assert mae.transform(X).dtype == np.float64
+
+
+@pytest.mark.slow
+def test_compiled_training_step_matches_eager():
+    X = images(32, side=8)
+    params = dict(max_epochs=2, batch_size=16, random_state=0, latent_dim=4, width=2)
+    eager = MaskedAutoencoder(**params).fit(X)
+    compiled = MaskedAutoencoder(**params, compile=True).fit(X)
+    np.testing.assert_allclose(compiled.loss_curve_, eager.loss_curve_, rtol=1e-3)
+    restored = pickle.loads(pickle.dumps(compiled))  # the compiled step is rebuilt
+    np.testing.assert_allclose(restored.transform(X), compiled.transform(X), rtol=1e-6)

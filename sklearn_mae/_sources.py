@@ -12,7 +12,10 @@ buffer for arrays on disk, so reads stay sequential.
 
 from __future__ import annotations
 
+import ctypes
 import math
+import mmap
+import sys
 import warnings
 
 import numpy as np
@@ -47,8 +50,11 @@ class ArraySource:
 
     def read(self, rows) -> np.ndarray:
         """Samples at ``rows`` (a slice or an index array), checked for infinity."""
-        values = np.asarray(self.X[rows])
-        samples = values.reshape(len(values), *self.layout.sample_shape)
+        values = self.X[rows]
+        if isinstance(values, np.memmap):  # a copy, and the file's pages let go
+            values, mapped = np.array(values), values
+            release_pages(mapped)
+        samples = np.asarray(values).reshape(len(values), *self.layout.sample_shape)
         if self.missing_value is not None:
             samples = samples if self.is_float else samples.astype(np.float64)
             samples = np.where(samples == self.missing_value, np.nan, samples)
@@ -155,6 +161,32 @@ def host_permutation(n: int, generator: torch.Generator) -> np.ndarray:
     """A random order of ``n`` rows, drawn on the generator's device, for indexing X on the
     host (one copy an epoch)."""
     return torch.randperm(n, generator=generator, device=generator.device).cpu().numpy()
+
+
+def release_pages(mapped: np.ndarray) -> None:
+    """Let the kernel drop the pages of a file mapping under ``mapped``, once read.
+
+    Pages of a memmap that were read stay in the process's resident memory until the
+    kernel needs them, so an epoch over a large file would grow it by the file's size;
+    dropped pages are read from the file again if touched. Linux only (elsewhere a no-op).
+    """
+    advice = getattr(mmap, "MADV_DONTNEED", None)
+    if advice is None or _LIBC is None or mapped.size == 0 or not mapped.flags.c_contiguous:
+        return
+    start = mapped.__array_interface__["data"][0]
+    first = start - start % mmap.PAGESIZE
+    _LIBC.madvise(ctypes.c_void_p(first), ctypes.c_size_t(start + mapped.nbytes - first),
+                  advice)
+
+
+def _libc():
+    try:
+        return ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
 
 
 def _row_numbers(rows, n: int) -> np.ndarray:

@@ -74,12 +74,15 @@ class MaskedAutoencoderModule(nn.Module):
         self.width = width
 
     def encode(self, x: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+        """Latent vectors ``(n, latent_dim)`` of ``x``, seeing only the ``visible`` entries."""
         raise NotImplementedError
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Reconstructions shaped ``(n, *sample_shape)`` from latent vectors ``z``."""
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+        """``decode(encode(x, visible))``: the reconstruction of every entry."""
         return self.decode(self.encode(x, visible))
 
     def training_loss(self, x: torch.Tensor, visible: torch.Tensor, scored: torch.Tensor,

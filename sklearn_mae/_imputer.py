@@ -93,7 +93,7 @@ default="auto"
         Samples trained on and passes over the data, as for :class:`MaskedAutoencoder`.
     n_features_in_ : int
         Number of features seen during fit (``X.shape[1]``).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     See Also

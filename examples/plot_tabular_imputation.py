@@ -1,0 +1,81 @@
+"""
+=========================================================
+Imputing a table: against KNNImputer and IterativeImputer
+=========================================================
+
+:class:`~sklearn_mae.MaskedAutoencoderImputer` is a drop-in scikit-learn imputer. On
+tabular rows it trains a small MLP: the missing entries are hidden from the network and
+never enter the loss, and during training a random 30% of the *observed* entries are
+hidden as well, so the network learns to predict what it cannot see (as in ReMasker).
+
+We hide 20% of the entries of two scikit-learn tables completely at random and compare
+the root mean squared error on the hidden entries, in standardised units, with
+scikit-learn's imputers.
+"""
+
+# %%
+# The protocol of ``benchmarks/inpainting.py``
+# --------------------------------------------
+# Each table is standardised, 20% of its entries are hidden with a seeded random mask,
+# and every imputer fills the same table. ``IterativeImputer`` gets 30 rounds instead of
+# its default 10, which on wine stop before its convergence criterion is met (it would
+# warn). The whole comparison takes about 10 s on two CPU cores.
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from sklearn.datasets import load_breast_cancer, load_wine
+from sklearn.experimental import enable_iterative_imputer  # noqa: F401
+from sklearn.impute import IterativeImputer, KNNImputer, SimpleImputer
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_mae import MaskedAutoencoderImputer
+
+imputers = {
+    "SimpleImputer(mean)": lambda: SimpleImputer(),
+    "KNNImputer(5)": lambda: KNNImputer(),
+    "IterativeImputer": lambda: IterativeImputer(max_iter=30, random_state=0),
+    "MaskedAutoencoderImputer": lambda: MaskedAutoencoderImputer(random_state=0),
+}
+
+rows = []
+for loader in (load_wine, load_breast_cancer):
+    X = StandardScaler().fit_transform(loader().data)
+    hidden = np.random.default_rng(0).random(X.shape) < 0.2
+    X_missing = np.where(hidden, np.nan, X)
+    for name, make in imputers.items():
+        start = time.perf_counter()
+        filled = make().fit_transform(X_missing)
+        seconds = time.perf_counter() - start
+        rmse = np.sqrt(np.mean((filled[hidden] - X[hidden]) ** 2))
+        rows.append({"data": loader.__name__[5:], "imputer": name, "RMSE": rmse,
+                     "seconds": seconds})
+        if name == "MaskedAutoencoderImputer":  # observed entries are returned unchanged
+            assert np.array_equal(filled[~hidden], X[~hidden])
+
+results = pd.DataFrame(rows)
+print(results.pivot(index="imputer", columns="data", values="RMSE").round(3))
+print(results.pivot(index="imputer", columns="data", values="seconds").round(1))
+
+# %%
+# RMSE on the hidden entries
+# --------------------------
+table = results.pivot(index="imputer", columns="data", values="RMSE").loc[list(imputers)]
+ax = table.plot.barh(figsize=(6.5, 3.5), width=0.75)
+ax.set_xlabel("RMSE on hidden entries (standardised units; lower is better)")
+ax.set_ylabel("")
+ax.invert_yaxis()
+ax.legend(title="20% missing", loc="lower right")
+plt.gcf().set_layout_engine("constrained")
+plt.show()
+
+# %%
+# No imputer wins everywhere: on wine the masked autoencoder is level with
+# ``KNNImputer`` and ahead of ``IterativeImputer``; on breast cancer, whose 30 features
+# are strongly correlated, ``IterativeImputer``'s regressions do best. Across the six
+# table settings of the benchmark the masked autoencoder averages an RMSE of 0.716
+# against 0.720 for ``IterativeImputer`` and 0.819 for ``KNNImputer``, and on images it
+# is far ahead (see :ref:`benchmarks`). It costs a few seconds of training where the
+# others take a fraction of a second. ``add_indicator=True`` appends the missing-value
+# indicator, as for scikit-learn's imputers.

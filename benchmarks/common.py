@@ -154,3 +154,24 @@ def write_results(out: str, name: str, text: str, payload: dict) -> None:
     (out / f"{name}.md").write_text(text + "\n")
     (out / f"{name}.json").write_text(json.dumps({**payload, "machine": machine()}, indent=2))
     print(f"\nwritten: {out / (name + '.md')} and {name}.json")
+
+
+def photo_patches(side: int = 32, n_train: int = 8000, n_test: int = 1000, seed: int = 0):
+    """``(X_train, X_test)``: ``side x side`` colour patches ``(n, 3, side, side)`` in [0, 1]
+    of the two photographs that ship with scikit-learn (``load_sample_images``).
+
+    Training patches come from the left two thirds of each photograph and test patches
+    from the right third, so no test pixel was seen in training.
+    """
+    from sklearn.datasets import load_sample_images
+    from sklearn.feature_extraction.image import extract_patches_2d
+
+    train, test = [], []
+    for i, image in enumerate(load_sample_images().images):
+        image = image.astype(np.float32) / 255.0
+        cut = 2 * image.shape[1] // 3
+        for part, n, out in ((image[:, :cut], n_train, train), (image[:, cut:], n_test, test)):
+            patches = extract_patches_2d(part, (side, side), max_patches=n // 2,
+                                         random_state=seed + i)
+            out.append(np.moveaxis(patches, -1, 1))
+    return np.concatenate(train), np.concatenate(test)

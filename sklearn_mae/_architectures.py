@@ -28,7 +28,7 @@ class Architecture:
     ----------
     module : subclass of MaskedAutoencoderModule
         Built as ``module(sample_shape, latent_dim=..., width=..., **module_params)``.
-    mask_ratio, mask_type, lr, batch_size, consistency
+    mask_ratio, mask_type, lr, batch_size, consistency, noise
         The values of the estimator's ``"auto"`` settings.
     uses_patch_size : bool
         The module takes a ``patch_size`` argument; it gets the estimator's unless
@@ -43,6 +43,7 @@ class Architecture:
     lr: float = 3e-3
     batch_size: int = 128
     consistency: float = 0.04
+    noise: str | None = None
     uses_patch_size: bool = False
     images_only: bool = False
 
@@ -60,7 +61,7 @@ class Architecture:
 
 
 ARCHITECTURES: dict[str, Architecture] = {
-    "conv": Architecture(ConvAutoencoder, images_only=True),
+    "conv": Architecture(ConvAutoencoder, images_only=True, noise="mixed"),
     "mlp": Architecture(MLPAutoencoder, mask_ratio=0.3),
     "vit": Architecture(VisionTransformerAutoencoder, mask_ratio=0.75, mask_type="patch",
                         lr=1e-3, batch_size=64, consistency=0.0, uses_patch_size=True),

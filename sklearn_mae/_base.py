@@ -9,9 +9,11 @@ registry). It implements
   input so a hidden entry is never confused with a zero);
 - ``decode(z) -> x_hat``: reconstructions shaped like ``x``;
 - ``forward(x, visible) = decode(encode(x, visible))``;
-- ``training_loss(x, visible, scored, mask=None) -> (loss, z)``: the objective of one
-  training batch; by default the mean squared error of ``forward`` on the ``scored``
-  entries. Override it for another objective (the vit predicts normalised patches).
+- ``training_loss(x, visible, scored, mask=None, clean=None) -> (loss, z)``: the
+  objective of one training batch; by default the mean squared error of ``forward`` on
+  the ``scored`` entries. ``clean``, when given, is the target: ``x`` is then a corrupted
+  copy (a denoising autoencoder). Override it for another objective (the vit predicts
+  normalised patches, the conv model adds a detail head).
   ``mask``, a :class:`FixedMask` or None, says when every sample hides the same number of
   grid patches and nothing else is missing, so a module can size its work without
   reading counts back from the device.
@@ -86,9 +88,9 @@ class MaskedAutoencoderModule(nn.Module):
         return self.decode(self.encode(x, visible))
 
     def training_loss(self, x: torch.Tensor, visible: torch.Tensor, scored: torch.Tensor,
-                      mask: FixedMask | None = None):
+                      mask: FixedMask | None = None, clean: torch.Tensor | None = None):
         """``(loss, z)`` of one batch: ``x`` has no NaN, ``visible`` marks what the encoder
-        sees and ``scored`` the entries the loss is taken on; ``mask`` is a hint (see the
-        module docstring)."""
+        sees and ``scored`` the entries the loss is taken on, against ``clean`` when given
+        (else ``x``); ``mask`` is a hint (see the module docstring)."""
         z = self.encode(x, visible)
-        return masked_mse(self.decode(z), x, scored), z
+        return masked_mse(self.decode(z), x if clean is None else clean, scored), z

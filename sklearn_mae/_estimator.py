@@ -26,6 +26,7 @@ from skorch.callbacks import LRScheduler, ProgressBar
 from torch.optim.lr_scheduler import LambdaLR
 
 from ._architectures import ARCHITECTURES, Architecture, get_architecture
+from ._corruption import NOISES
 from ._inputs import (
     Layout,
     Scaler,
@@ -76,6 +77,10 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         "loss_on": [StrOptions({"masked", "all"})],
         "consistency": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "max_shift": [Interval(Real, 0, 0.5, closed="left")],
+        "max_rotation": [Interval(Real, 0, 180, closed="both")],
+        "max_zoom": [Interval(Real, 0, 1, closed="left")],
+        "noise": [StrOptions({"auto", *NOISES}), callable, None],
+        "noise_level": [Interval(Real, 0, None, closed="left")],
         "architecture": [StrOptions(set(ARCHITECTURES) | {"auto"}), type, Architecture],
         "module_params": [dict, None],
         "image_shape": [StrOptions({"auto"}), tuple, list, None],
@@ -103,6 +108,10 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         loss_on: str = "masked",
         consistency: float | str = "auto",
         max_shift: float = 0.075,
+        max_rotation: float = 15.0,
+        max_zoom: float = 0.1,
+        noise="auto",
+        noise_level: float = 0.2,
         architecture="auto",
         module_params: dict | None = None,
         image_shape="auto",
@@ -125,6 +134,10 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         self.loss_on = loss_on
         self.consistency = consistency
         self.max_shift = max_shift
+        self.max_rotation = max_rotation
+        self.max_zoom = max_zoom
+        self.noise = noise
+        self.noise_level = noise_level
         self.architecture = architecture
         self.module_params = module_params
         self.image_shape = image_shape
@@ -274,9 +287,17 @@ class _BaseMaskedAutoencoder(BaseEstimator):
                           n_samples: int) -> dict:
         """Every training setting as used: each ``"auto"`` resolved, here and nowhere else."""
         chosen = {"mask_ratio": self.mask_ratio, "mask_type": self.mask_type, "lr": self.lr,
-                  "batch_size": self.batch_size, "consistency": self.consistency}
-        training = {key: getattr(architecture, key) if value == "auto" else value
+                  "batch_size": self.batch_size, "consistency": self.consistency,
+                  "noise": self.noise}
+        training = {key: getattr(architecture, key)
+                    if isinstance(value, str) and value == "auto" else value
                     for key, value in chosen.items()}
+        if not layout.is_image and training["noise"] in ("salt_pepper", "mixed"):
+            raise ValueError(
+                f"noise={training['noise']!r} is for images, but X was read as tabular rows. "
+                "Use noise='gaussian' (in units of each column's standard deviation), a "
+                "callable, or None."
+            )
         if layout.is_image and training["mask_type"] == "patch":
             patch_grid(layout.sample_shape[1:], self.patch_size)
         n_batches = math.ceil(n_samples / training["batch_size"])
@@ -287,6 +308,9 @@ class _BaseMaskedAutoencoder(BaseEstimator):
             "patch_size": self.patch_size,
             "max_epochs": auto_epochs(n_batches) if self.max_epochs == "auto" else self.max_epochs,
             "max_shift": shift,  # in pixels
+            "max_rotation": self.max_rotation,
+            "max_zoom": self.max_zoom,
+            "noise_level": self.noise_level,
             "device": device,
             "precision": ("bfloat16" if device.startswith("cuda") else "float32")
             if self.precision == "auto" else self.precision,
@@ -331,6 +355,11 @@ class _BaseMaskedAutoencoder(BaseEstimator):
             loss_on=self.loss_on,
             consistency=training["consistency"],
             max_shift=training["max_shift"],
+            max_rotation=training["max_rotation"],
+            max_zoom=training["max_zoom"],
+            noise=training["noise"] if callable(training["noise"]) or training["noise_level"]
+            else None,
+            noise_level=training["noise_level"],
             seed=seed,
             precision=training["precision"],
             compile_step=self.compile,
@@ -443,6 +472,39 @@ class _BaseMaskedAutoencoder(BaseEstimator):
             if mask.dtype != bool:
                 raise TypeError(f"mask must be boolean (True = fill); got dtype {mask.dtype}.")
         return self._fill(X, mask)
+
+    @torch.inference_mode()
+    def denoise(self, X):
+        """The model's reconstruction of every entry of X, in input units.
+
+        Each entry is predicted twice, under the two complementary halves of the fixed
+        scoring mask (see ``score_samples``): once seen, once hidden, as in training,
+        where the model sees about half of each sample. The output is the mean of the
+        two; missing entries (NaN) are filled. A model trained with
+        ``noise`` (the default trains with mild noise of both kinds on images) removes
+        noise of that kind up to ``noise_level``; train with ``noise`` and
+        ``noise_level`` set to the noise of your data for the best restoration.
+
+        Parameters
+        ----------
+        X : array-like of the same sample shape as in ``fit``
+            Noisy samples; NaN marks missing entries.
+
+        Returns
+        -------
+        X_denoised : ndarray, same shape as X
+            float32 for float32 input, float64 otherwise.
+        """
+        check_is_fitted(self)
+        X = validate_input(self, X, reset=False)
+        out = np.empty((len(X), self.layout_.n_features), output_dtype(X))
+        module = self.net_.module_.eval()
+        halves = complementary_masks(self.layout_.sample_shape).to(self.net_.device)
+        for start, stop, x, observed in self._batches(X):
+            recon = sum(module(x, observed & ~hidden) for hidden in halves) / len(halves)
+            out[start:stop] = self.scaler_.to_numpy(recon, out.dtype)
+            check_finite_output(out[start:stop], "denoise")
+        return out.reshape(X.shape)
 
     @torch.inference_mode()
     def _fill(self, X, mask: np.ndarray | None = None, out: np.ndarray | None = None):

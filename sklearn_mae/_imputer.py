@@ -55,6 +55,14 @@ class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, _BaseMask
         default here, as it helps clustering, not filling in.
     max_shift : float in [0, 0.5), default=0.075
         Largest shift of an image view when ``consistency > 0``, as a share of the side.
+    max_rotation : float in [0, 180], default=15.0
+        Largest rotation (degrees) of an image view when ``consistency > 0``.
+    max_zoom : float in [0, 1), default=0.1
+        Largest zoom (relative) of an image view when ``consistency > 0``.
+    noise : {"auto", "gaussian", "salt_pepper", "mixed"}, callable or None, default="auto"
+        Corruption of the visible entries in training; see :class:`MaskedAutoencoder`.
+    noise_level : float, default=0.2
+        Largest noise level drawn per sample; see :class:`MaskedAutoencoder`.
     architecture : {"auto", "conv", "mlp", "vit"}, module class or Architecture, \
 default="auto"
         The network; see :class:`MaskedAutoencoder`.
@@ -135,6 +143,10 @@ default="auto"
         loss_on: str = "masked",
         consistency: float | str = 0.0,
         max_shift: float = 0.075,
+        max_rotation: float = 15.0,
+        max_zoom: float = 0.1,
+        noise="auto",
+        noise_level: float = 0.2,
         architecture="auto",
         module_params: dict | None = None,
         image_shape="auto",
@@ -158,6 +170,10 @@ default="auto"
             loss_on=loss_on,
             consistency=consistency,
             max_shift=max_shift,
+            max_rotation=max_rotation,
+            max_zoom=max_zoom,
+            noise=noise,
+            noise_level=noise_level,
             architecture=architecture,
             module_params=module_params,
             image_shape=image_shape,

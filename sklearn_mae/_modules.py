@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from ._base import MaskedAutoencoderModule, masked_input
+from ._base import FixedMask, MaskedAutoencoderModule, masked_input, masked_mse
 
 
 def conv_block(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
@@ -29,7 +29,8 @@ def upsample_block(c_in: int, c_out: int) -> nn.Sequential:
 
 
 class ConvAutoencoder(MaskedAutoencoderModule):
-    """Strided convs to a normalised linear bottleneck; a sub-pixel conv decoder.
+    """Strided convs to a normalised linear bottleneck; a sub-pixel conv decoder; a
+    full-resolution detail head.
 
     Strided convs reduce the image to a ``H/4 x W/4`` grid (``H/2 x W/2`` for images
     under 16 pixels), and a linear layer gives the latent. The latent is L2-normalised
@@ -37,9 +38,19 @@ class ConvAutoencoder(MaskedAutoencoderModule):
     Images are min-max scaled to [0, 1] by the estimator, so the decoder ends in a
     sigmoid. Works for any ``(C, H, W)``: odd sides are rounded up by the strided convs
     and the output is cropped back to ``H x W``.
+
+    Everything the decoder predicts passes through the bottleneck, which keeps an
+    image's shape and loses its local detail. ``forward`` (used to inpaint, denoise and
+    score) therefore adds a small detail head: two 3x3 convs at full resolution that see
+    the visible input beside the decoder's output and correct it pixel by pixel.
+    ``encode`` and ``decode`` (the latent features and ``inverse_transform``) do not
+    use it. Its loss is taken on the hidden and the visible entries, so on corrupted
+    inputs it learns to denoise and on clean ones to keep what it sees.
+    ``detail=False`` (through the estimator's ``module_params``) leaves it out.
     """
 
-    def __init__(self, sample_shape: tuple[int, int, int], latent_dim: int, width: int):
+    def __init__(self, sample_shape: tuple[int, int, int], latent_dim: int, width: int,
+                 detail: bool = True):
         super().__init__(sample_shape, latent_dim, width)
         channels, height, width_px = sample_shape
         # images of 16 pixels or more are halved by the first conv already (cheap on the
@@ -58,9 +69,16 @@ class ConvAutoencoder(MaskedAutoencoderModule):
         self.decoder = nn.Sequential(
             upsample_block(2 * width, width),
             upsample_block(width, width) if stem == 2 else conv_block(width, width),
-            nn.Conv2d(width, channels, 3, padding=1),
-            nn.Sigmoid(),
+            nn.Conv2d(width, channels, 3, padding=1),  # logits
         )
+        self.detail = nn.Sequential(
+            nn.Conv2d(3 * channels, width, 3, padding=1),
+            nn.GELU(),
+            nn.Conv2d(width, channels, 3, padding=1),
+        ) if detail else None
+        if detail:  # starts as the decoder's output unchanged
+            nn.init.zeros_(self.detail[-1].weight)
+            nn.init.zeros_(self.detail[-1].bias)
         self.to(memory_format=torch.channels_last)
 
     def encode(self, x: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
@@ -68,11 +86,38 @@ class ConvAutoencoder(MaskedAutoencoderModule):
         z = self.encoder(inputs.contiguous(memory_format=torch.channels_last))
         return nn.functional.normalize(z, dim=1) * math.sqrt(self.latent_dim)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         grid = self.expand(z).view(-1, 2 * self.width, *self.grid)
         out = self.decoder(grid.contiguous(memory_format=torch.channels_last))
         _, height, width_px = self.sample_shape
-        return out[:, :, :height, :width_px].contiguous()
+        return out[:, :, :height, :width_px]
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.decode_logits(z)).contiguous()
+
+    def refine(self, x: torch.Tensor, visible: torch.Tensor, logits: torch.Tensor):
+        """The detail head's output from the decoder's ``logits`` and the visible input."""
+        if self.detail is None:
+            return torch.sigmoid(logits).contiguous()
+        inputs = torch.cat([masked_input(x, visible, dim=1), torch.sigmoid(logits)], dim=1)
+        correction = self.detail(inputs.contiguous(memory_format=torch.channels_last))
+        return torch.sigmoid(logits + correction).contiguous()
+
+    def forward(self, x: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+        return self.refine(x, visible, self.decode_logits(self.encode(x, visible)))
+
+    def training_loss(self, x: torch.Tensor, visible: torch.Tensor, scored: torch.Tensor,
+                      mask: FixedMask | None = None, clean: torch.Tensor | None = None):
+        """The decoder's masked MSE on ``scored``, plus the detail head's on ``scored``
+        and, separately weighted, on the visible entries."""
+        target = x if clean is None else clean
+        z = self.encode(x, visible)
+        logits = self.decode_logits(z)
+        loss = masked_mse(torch.sigmoid(logits), target, scored)
+        if self.detail is not None:
+            refined = self.refine(x, visible, logits)
+            loss = loss + masked_mse(refined, target, scored) + masked_mse(refined, target, visible)
+        return loss, z
 
 
 class MLPAutoencoder(MaskedAutoencoderModule):

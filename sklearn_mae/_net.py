@@ -2,9 +2,9 @@
 
 Behaviour is changed through skorch's hooks only: ``get_iterator`` (fast tensor
 batches, shuffled by the net's own generator) and ``train_step_single`` (draw a
-fresh mask for every batch and take the module's ``training_loss``; optionally two
-shifted, differently masked views of each sample under a VICReg loss on their
-latents). ``get_loss`` is the masked MSE of a prediction, for skorch's API.
+fresh mask for every batch, optionally corrupt what stays visible, and take the
+module's ``training_loss`` against the clean batch; optionally two randomly moved,
+differently masked views of each image under a VICReg loss on their latents). ``get_loss`` is the masked MSE of a prediction, for skorch's API.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from skorch.callbacks import Callback
 from skorch.dataset import get_len, unpack_data
 
 from ._base import FixedMask, MaskedMSELoss
-from ._invariance import random_shift, vicreg_loss
+from ._corruption import corrupt
+from ._invariance import random_affine, vicreg_loss
 from ._masking import n_hidden, random_mask
 
 
@@ -122,6 +123,10 @@ class MaskedAutoencoderNet(NeuralNet):
         consistency: float,
         max_shift: int,  # pixels
         seed: int,
+        max_rotation: float = 0.0,  # degrees
+        max_zoom: float = 0.0,
+        noise=None,
+        noise_level: float = 0.0,
         precision: str = "float32",
         compile_step: bool = False,
         complete_data: bool = False,
@@ -138,14 +143,24 @@ class MaskedAutoencoderNet(NeuralNet):
         self.loss_on = loss_on
         self.consistency = consistency
         self.max_shift = max_shift
+        self.max_rotation = max_rotation
+        self.max_zoom = max_zoom
+        self.noise = noise
+        self.noise_level = noise_level
         self.seed = seed
 
     def initialize(self):
         super().initialize()
         # on the training device: masks, shifts and shuffling need no host work or copies
         self.generator_ = torch.Generator(device=self.device).manual_seed(self.seed)
-        self.module_takes_mask_ = "mask" in inspect.signature(
-            self.module_.training_loss).parameters
+        parameters = inspect.signature(self.module_.training_loss).parameters
+        self.module_takes_mask_ = "mask" in parameters
+        if self.noise is not None and "clean" not in parameters:
+            raise ValueError(
+                f"noise={self.noise!r} needs a module whose training_loss takes the clean "
+                f"target (a `clean` argument); {type(self.module_).__name__}.training_loss "
+                "does not. Add it, or set noise=None."
+            )
         self._objective_fn = torch.compile(self.objective) if self.compile_step else None
         return self
 
@@ -211,7 +226,7 @@ class MaskedAutoencoderNet(NeuralNet):
     def two_views(self) -> bool:
         """Whether training pairs two views of each sample under the VICReg loss.
 
-        The second view is a shifted one: where no shift is possible (tables, small
+        The second view is a moved one: where no shift is possible (tables, small
         images) mask-only views were measured to hurt the features, so one view is used.
         """
         return self.consistency > 0 and self.max_shift > 0
@@ -222,7 +237,9 @@ class MaskedAutoencoderNet(NeuralNet):
         x = x.to(self.device, non_blocking=True)
         two_views = self.two_views()
         if two_views:
-            x = torch.cat([random_shift(x, self.max_shift, self.generator_) for _ in range(2)])
+            x = torch.cat([random_affine(x, self.max_shift, self.max_rotation, self.max_zoom,
+                                         self.generator_, complete=self.complete_data)
+                           for _ in range(2)])
         observed = ~torch.isnan(x)
         hidden = self.draw_mask(x)
         visible = observed & ~hidden
@@ -235,15 +252,19 @@ class MaskedAutoencoderNet(NeuralNet):
 
     def objective(self, target, visible, scored, mask: FixedMask | None, two_views: bool):
         """The loss of one batch (compiled when ``compile_step``): the module's
-        ``training_loss`` under bf16 autocast when ``precision="bfloat16"``, plus the
-        VICReg term, both taken in float32."""
+        ``training_loss`` (of a corrupted copy of ``target`` when ``noise`` is set) under
+        bf16 autocast when ``precision="bfloat16"``, plus the VICReg term, both taken in
+        float32."""
         device_type = torch.device(self.device).type
+        kwargs = {} if mask is None else {"mask": mask}  # a module of one's own may not
+        inputs = target                                   # take the hint
+        if self.noise is not None:
+            inputs = corrupt(target, self.noise, self.noise_level, self.generator_,
+                             is_image=len(self.module_.sample_shape) == 3)
+            kwargs["clean"] = target
         with torch.autocast(device_type, dtype=torch.bfloat16,
                             enabled=self.precision == "bfloat16"):
-            if mask is None:  # a module of one's own may not take the hint
-                loss, z = self.module_.training_loss(target, visible, scored)
-            else:
-                loss, z = self.module_.training_loss(target, visible, scored, mask=mask)
+            loss, z = self.module_.training_loss(inputs, visible, scored, **kwargs)
         loss = loss.float()
         if two_views:
             loss = loss + self.consistency * vicreg_loss(*z.float().chunk(2))

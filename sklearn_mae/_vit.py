@@ -321,9 +321,9 @@ class VisionTransformerAutoencoder(MaskedAutoencoderModule):
 
     # ------------------------------------------------------------ training
     def training_loss(self, x: torch.Tensor, visible: torch.Tensor, scored: torch.Tensor,
-                      mask: FixedMask | None = None):
+                      mask: FixedMask | None = None, clean: torch.Tensor | None = None):
         """``(loss, z)`` of one training batch; ``x`` has no NaN, ``scored`` marks the
-        entries to predict. The first ``latent_share`` of the (shuffled) batch is decoded from ``z``
+        entries to predict (from ``clean``, when given, rather than ``x``). The first ``latent_share`` of the (shuffled) batch is decoded from ``z``
         alone, the rest also from the encoded visible patches."""
         sequence, index, valid = self.encode_tokens(x, visible, mask)
         z = self.latent(sequence, index, valid)
@@ -332,7 +332,7 @@ class VisionTransformerAutoencoder(MaskedAutoencoderModule):
         use_token = use_token.expand(index.shape) if valid is None else use_token & valid
         out = self.decode_patches(z, sequence, index, use_token)
 
-        target = self.patchify(x)
+        target = self.patchify(x if clean is None else clean)
         weight = self.patchify(scored.expand_as(x)).to(x.dtype)
         if not self.norm_pix_loss:
             return masked_mse(out, target, weight), z

@@ -1,4 +1,4 @@
-"""The ``sklearn-mae`` command: a demo, and fit / transform / inpaint on data files.
+"""The ``sklearn-mae`` command: a demo, and fit / transform / inpaint / denoise on data files.
 
 Every sub-command is one ``run_*`` function taking the parsed arguments. Errors a
 user can fix (a missing file, a bad parameter, data of the wrong shape) are printed
@@ -131,6 +131,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_allow_pickle(inpaint)
     _add_common(inpaint, key=True)
     inpaint.set_defaults(run=run_inpaint)
+
+    denoise = commands.add_parser(
+        "denoise",
+        help="write the model's reconstruction of a noisy data file",
+        description="Write the model's reconstruction of every value of DATA (missing values "
+        "included) to a .npy file: noise the model was trained for is removed. Train for "
+        "your noise with 'sklearn-mae fit --set noise=gaussian --set noise_level=0.2' "
+        "(levels in units of the image range, or of each column's standard deviation). "
+        + _DATA_HELP + _MODEL_HELP,
+    )
+    denoise.add_argument("model", type=Path, metavar="MODEL",
+                         help="a model saved by 'sklearn-mae fit'")
+    denoise.add_argument("data", type=Path, metavar="DATA", help="noisy data shaped like "
+                         "the training data")
+    denoise.add_argument("--out", required=True, type=Path, metavar="DENOISED.npy",
+                         help="where to write the denoised data")
+    denoise.add_argument("--png", type=Path, metavar="FILE",
+                         help=f"also draw {N_SHOWN} samples, noisy above denoised "
+                         "(image models only; needs matplotlib)")
+    _add_allow_pickle(denoise)
+    _add_common(denoise, key=True)
+    denoise.set_defaults(run=run_denoise)
     return parser
 
 
@@ -231,6 +253,23 @@ def run_inpaint(args) -> int:
         from .plotting import plot_inpainting
 
         _save_figure(lambda: plot_inpainting(estimator, X, n=N_SHOWN), args.png)
+    return 0
+
+
+def run_denoise(args) -> int:
+    estimator = _read_model(args.model, allow_pickle=args.allow_pickle)
+    if args.png is not None and estimator.image_shape_ is None:
+        raise CommandError(f"--png needs a model fitted on images; {args.model} was fitted on "
+                           "tabular rows.")
+    X = _read_data(args.data, args.key)
+    denoised = estimator.denoise(X)
+    _write_npy(args.out, denoised)
+    if _show_progress(args):
+        print(f"denoised {len(X)} samples; wrote {args.out}")
+    if args.png is not None:
+        from .plotting import plot_denoising
+
+        _save_figure(lambda: plot_denoising(estimator, X, n=N_SHOWN), args.png)
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Figures for a fitted MaskedAutoencoder: reconstructions, inpainting and the loss curve.
+"""Figures for a fitted MaskedAutoencoder: reconstructions, inpainting, denoising and the
+loss curve.
 
 matplotlib is an optional dependency (``pip install "sklearn-mae[plot]"``); it is
 imported only when a function here is called.
@@ -92,6 +93,38 @@ def plot_inpainting(estimator, X, n: int = 8) -> Figure:
     X = _first_samples(X[np.argsort(~has_holes, kind="stable")], n)
     rows = {"input": X, "filled": estimator.inpaint(X)}
     return _image_grid(estimator, rows, value_range=_finite_range(X))
+
+
+def plot_denoising(estimator, X_noisy, X_clean=None, n: int = 8) -> Figure:
+    """Show noisy images above the model's ``denoise`` output (and the clean originals).
+
+    Parameters
+    ----------
+    estimator : MaskedAutoencoder or MaskedAutoencoderImputer
+        Fitted on images (``image_shape_`` is not None).
+    X_noisy : array-like of the same sample shape as in ``fit``
+        The noisy images; the first ``n`` are shown.
+    X_clean : array-like shaped like X_noisy, default=None
+        The clean images, shown as a third row when given.
+    n : int, default=8
+        Number of samples (columns).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    _pyplot()
+    _image_shape(estimator, "plot_denoising")
+    X_noisy = _first_samples(X_noisy, n)
+    rows = {"noisy": X_noisy, "denoised": estimator.denoise(X_noisy)}
+    if X_clean is not None:
+        X_clean = _first_samples(X_clean, n)
+        if X_clean.shape != X_noisy.shape:
+            raise ValueError(f"X_clean must be shaped like X_noisy, {X_noisy.shape}; got "
+                             f"{X_clean.shape}.")
+        rows["clean"] = X_clean
+    value_range = _finite_range(X_noisy if X_clean is None else X_clean)
+    return _image_grid(estimator, rows, value_range=value_range)
 
 
 def plot_loss_curve(estimator) -> Figure:

@@ -44,7 +44,9 @@ class ConvAutoencoder(MaskedAutoencoderModule):
     score) therefore adds a small detail head: two 3x3 convs at full resolution that see
     the visible input beside the decoder's output and correct it pixel by pixel.
     ``encode`` and ``decode`` (the latent features and ``inverse_transform``) do not
-    use it. Its loss is taken on the hidden and the visible entries, so on corrupted
+    use it, and it trains on the decoder's output without changing it (the gradient
+    stops there), so the features learn as they would without it. Its loss is taken on
+    the hidden and the visible entries, so on corrupted
     inputs it learns to denoise and on clean ones to keep what it sees.
     ``detail=False`` (through the estimator's ``module_params``) leaves it out.
     """
@@ -72,7 +74,7 @@ class ConvAutoencoder(MaskedAutoencoderModule):
             nn.Conv2d(width, channels, 3, padding=1),  # logits
         )
         self.detail = nn.Sequential(
-            nn.Conv2d(3 * channels, width, 3, padding=1),
+            nn.Conv2d(4 * channels, width, 3, padding=1),
             nn.GELU(),
             nn.Conv2d(width, channels, 3, padding=1),
         ) if detail else None
@@ -97,11 +99,20 @@ class ConvAutoencoder(MaskedAutoencoderModule):
 
     def refine(self, x: torch.Tensor, visible: torch.Tensor, logits: torch.Tensor):
         """The detail head's output from the decoder's ``logits`` and the visible input."""
+        coarse = torch.sigmoid(logits)
         if self.detail is None:
-            return torch.sigmoid(logits).contiguous()
-        inputs = torch.cat([masked_input(x, visible, dim=1), torch.sigmoid(logits)], dim=1)
+            return coarse.contiguous()
+        seen = masked_input(x, visible, dim=1)
+        # the mean of the visible 3x3 neighbours (a normalised convolution, Knutsson and
+        # Westin 1993): local interpolation as an input, for the head to blend
+        sums = nn.functional.avg_pool2d(seen, 3, stride=1, padding=1)
+        channels = x.shape[1]
+        local = sums[:, :channels] / sums[:, channels:].clamp_min(1e-3)
+        inputs = torch.cat([seen, coarse, local], dim=1)
+        # an additive correction in pixel units: blending the local mean, the visible
+        # value and the coarse one is close to linear in these inputs
         correction = self.detail(inputs.contiguous(memory_format=torch.channels_last))
-        return torch.sigmoid(logits + correction).contiguous()
+        return (coarse + correction).clamp(0, 1).contiguous()
 
     def forward(self, x: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
         return self.refine(x, visible, self.decode_logits(self.encode(x, visible)))
@@ -114,8 +125,8 @@ class ConvAutoencoder(MaskedAutoencoderModule):
         z = self.encode(x, visible)
         logits = self.decode_logits(z)
         loss = masked_mse(torch.sigmoid(logits), target, scored)
-        if self.detail is not None:
-            refined = self.refine(x, visible, logits)
+        if self.detail is not None:  # trained on its own: the features learn as without it
+            refined = self.refine(x, visible, logits.detach())
             loss = loss + masked_mse(refined, target, scored) + masked_mse(refined, target, visible)
         return loss, z
 

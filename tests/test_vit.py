@@ -206,7 +206,8 @@ def test_auto_training_params_follow_the_architecture():
     assert explicit.training_params_ == {"mask_ratio": 0.5, "mask_type": "pixel", "lr": 2e-3,
                                          "batch_size": 16, "consistency": 0.1, "patch_size": 4,
                                          "max_epochs": 2, "max_shift": 0, "device": "cpu",
-                                     "precision": "float32", "lr_schedule": "warmup-cosine"}
+                                     "precision": "float32", "lr_schedule": "warmup-cosine",
+                                     "epoch_steps": 1, "visible_weight": 0.0}
 
 
 def test_tokens_take_the_estimator_patch_size_unless_module_params_set_one():

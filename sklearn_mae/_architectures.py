@@ -30,6 +30,14 @@ class Architecture:
         Built as ``module(sample_shape, latent_dim=..., width=..., **module_params)``.
     mask_ratio, mask_type, lr, batch_size, consistency, noise
         The values of the estimator's ``"auto"`` settings.
+    visible_weight : float
+        Weight of the error on the visible entries in the loss, beside the hidden ones'
+        weight of 1 (with ``loss_on="masked"``; ReMasker's loss on both).
+    auto_steps : int
+        Optimiser steps that ``max_epochs="auto"`` aims for (at least 20 passes).
+    epoch_steps : int
+        Fewest optimiser steps in an epoch: an epoch of a small table draws batches from
+        as many shuffled passes as it takes, rather than a handful of steps each.
     uses_patch_size : bool
         The module takes a ``patch_size`` argument; it gets the estimator's unless
         ``module_params`` sets its own.
@@ -44,6 +52,9 @@ class Architecture:
     batch_size: int = 128
     consistency: float = 0.04
     noise: str | None = None
+    visible_weight: float = 0.0
+    auto_steps: int = 500
+    epoch_steps: int = 1
     uses_patch_size: bool = False
     images_only: bool = False
 
@@ -62,7 +73,8 @@ class Architecture:
 
 ARCHITECTURES: dict[str, Architecture] = {
     "conv": Architecture(ConvAutoencoder, images_only=True, noise="mixed"),
-    "mlp": Architecture(MLPAutoencoder, mask_ratio=0.3),
+    "mlp": Architecture(MLPAutoencoder, mask_ratio=0.3, lr=1e-2, batch_size=256,
+                        visible_weight=0.5, auto_steps=150, epoch_steps=25),
     "vit": Architecture(VisionTransformerAutoencoder, mask_ratio=0.75, mask_type="patch",
                         lr=1e-3, batch_size=64, consistency=0.0, uses_patch_size=True),
 }

@@ -44,6 +44,7 @@ from ._training import (
     check_callbacks,
     keep_state_on_failure,
     resolve_device,
+    steps_per_epoch,
     train,
 )
 
@@ -248,8 +249,9 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         """Layout, scaler and a fresh net for the first ``partial_fit`` call."""
         layout = resolve_layout(X.shape[1:], self.image_shape)
         architecture = self._resolve_architecture(layout)
+        # one pass per call, however small the block
         training = {**self._resolve_training(architecture, layout, len(X)), "max_epochs": 1,
-                    "lr_schedule": "warmup-constant"}
+                    "epoch_steps": 1, "lr_schedule": "warmup-constant"}
         source = self._source(X, layout)
         self.scaler_ = Scaler(*scaling_statistics(source), layout.is_image)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
@@ -303,10 +305,14 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         n_batches = math.ceil(n_samples / training["batch_size"])
         device = resolve_device(self.device)
         shift = int(self.max_shift * min(layout.sample_shape[1:])) if layout.is_image else 0
+        epoch_steps = architecture.epoch_steps
         return {
             **training,
             "patch_size": self.patch_size,
-            "max_epochs": auto_epochs(n_batches) if self.max_epochs == "auto" else self.max_epochs,
+            "max_epochs": (auto_epochs(n_batches, epoch_steps, architecture.auto_steps)
+                           if self.max_epochs == "auto" else self.max_epochs),
+            "epoch_steps": epoch_steps,
+            "visible_weight": architecture.visible_weight,
             "max_shift": shift,  # in pixels
             "max_rotation": self.max_rotation,
             "max_zoom": self.max_zoom,
@@ -326,8 +332,11 @@ class _BaseMaskedAutoencoder(BaseEstimator):
             torch.manual_seed(seed)
             module = architecture.build(layout.sample_shape, self.latent_dim, self.width,
                                         module_params)
+        # settings saved before they existed read as their old behaviour
+        epoch_steps = steps_per_epoch(math.ceil(n_samples / training["batch_size"]),
+                                      training.get("epoch_steps", 1))
         if training["lr_schedule"] == "warmup-cosine":
-            steps = training["max_epochs"] * math.ceil(n_samples / training["batch_size"])
+            steps = training["max_epochs"] * epoch_steps
             factor = partial(warmup_cosine, total_steps=steps)
         else:
             factor = partial(warmup_constant, warmup_steps=PARTIAL_WARMUP)
@@ -341,7 +350,8 @@ class _BaseMaskedAutoencoder(BaseEstimator):
             optimizer=torch.optim.AdamW,
             optimizer__weight_decay=self.weight_decay,
             # one kernel for the whole update instead of several per parameter
-            **({"optimizer__fused": True} if training["device"].startswith("cuda") else {}),
+            **({"optimizer__fused": True} if training["device"].startswith("cuda") else
+               {"optimizer__foreach": True}),
             lr=training["lr"],
             max_epochs=training["max_epochs"],
             batch_size=training["batch_size"],
@@ -353,6 +363,8 @@ class _BaseMaskedAutoencoder(BaseEstimator):
             mask_type=training["mask_type"],
             patch_size=training["patch_size"],
             loss_on=self.loss_on,
+            visible_weight=training.get("visible_weight", 0.0),
+            epoch_steps=training.get("epoch_steps", 1),
             consistency=training["consistency"],
             max_shift=training["max_shift"],
             max_rotation=training["max_rotation"],

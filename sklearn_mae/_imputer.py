@@ -39,7 +39,7 @@ class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, _BaseMask
     latent_dim : int, default=128
         Size of the network's latent vector.
     width : int, default=16
-        Base number of channels (conv) or a sixteenth of the hidden units (mlp).
+        Base number of channels (conv) or an eighth of the hidden units (mlp).
     mask_ratio : float in [0, 1) or "auto", default="auto"
         Share of the observed entries hidden in training; ``"auto"``: 0.5 (conv),
         0.3 (mlp), 0.75 (vit).
@@ -49,7 +49,8 @@ class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, _BaseMask
     patch_size : int, default=4
         Side of the hidden patches and of the vit's tokens; must tile the image.
     loss_on : {"masked", "all"}, default="masked"
-        Loss on the hidden entries only, or on every observed entry.
+        Loss on the hidden entries only, or on every observed entry. The mlp adds
+        the visible entries' error at half weight to ``"masked"`` (as ReMasker does).
     consistency : float or "auto", default=0.0
         Weight of the two-view VICReg loss of :class:`MaskedAutoencoder`; off by
         default here, as it helps clustering, not filling in.
@@ -71,11 +72,13 @@ default="auto"
     image_shape : "auto", None, (H, W) or (C, H, W), default="auto"
         Shape of one image; ``None`` forces tabular rows.
     max_epochs : int or "auto", default="auto"
-        Passes over the data; ``"auto"``: at least 20 and about 500 optimiser steps.
+        Epochs; ``"auto"``: at least 20 passes and about 500 optimiser steps (150
+        for the mlp, whose epochs are at least 25 steps, from several passes if
+        the table is small).
     batch_size : int or "auto", default="auto"
-        ``"auto"``: 128 (conv, mlp), 64 (vit).
+        ``"auto"``: 128 (conv), 256 (mlp), 64 (vit).
     lr : float or "auto", default="auto"
-        Peak AdamW learning rate; ``"auto"``: 3e-3 (conv, mlp), 1e-3 (vit).
+        Peak AdamW learning rate; ``"auto"``: 3e-3 (conv), 1e-2 (mlp), 1e-3 (vit).
     weight_decay : float, default=0.05
         AdamW weight decay.
     device : str, default="auto"

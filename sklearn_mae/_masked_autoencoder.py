@@ -27,7 +27,7 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Base
     latent_dim : int, default=128
         Size of the latent vector returned by ``transform``.
     width : int, default=16
-        Base number of channels (conv) or a sixteenth of the hidden units (mlp).
+        Base number of channels (conv) or an eighth of the hidden units (mlp).
     mask_ratio : float in [0, 1) or "auto", default="auto"
         Fraction of each sample hidden during training. ``0`` trains a plain
         autoencoder. ``"auto"``: 0.5 for the conv model, 0.3 for the mlp (tabular
@@ -41,6 +41,7 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Base
         ``"vit"``; must tile the image.
     loss_on : {"masked", "all"}, default="masked"
         Reconstruction loss on the hidden entries only (as in He et al.) or on all.
+        The mlp adds the visible entries' error at half weight to ``"masked"``.
     consistency : float or "auto", default="auto"
         Weight of a VICReg loss that asks two views of each image (different masks,
         shifts, rotations and zooms, see ``max_shift``) to share one latent vector. It makes the conv
@@ -91,14 +92,15 @@ default="auto"
         input with a perfect-square number of features (at least 64) as square
         one-channel images; ``None`` forces tabular rows.
     max_epochs : int or "auto", default="auto"
-        Passes over the training data. ``"auto"``: at least 20, and enough for about
-        500 optimiser steps on small data sets (at most 500 passes).
+        Epochs of training. ``"auto"``: at least 20 passes, and about 500 optimiser
+        steps on small data sets (at most 500 epochs). The mlp aims at 150 steps, and
+        its epochs are at least 25 steps, drawn from several passes over a small table.
     batch_size : int or "auto", default="auto"
-        Mini-batch size for training. ``"auto"``: 128 for the conv and mlp models, 64
-        for ``"vit"``.
+        Mini-batch size for training. ``"auto"``: 128 for the conv model, 256 for the
+        mlp, 64 for ``"vit"``.
     lr : float or "auto", default="auto"
         Peak learning rate of AdamW (linear warm-up, then cosine decay). ``"auto"``:
-        3e-3 for the conv and mlp models, 1e-3 for ``"vit"``.
+        3e-3 for the conv model, 1e-2 for the mlp, 1e-3 for ``"vit"``.
     weight_decay : float, default=0.05
         AdamW weight decay.
     device : str, default="auto"

@@ -27,19 +27,36 @@ class Batches:
     """The training (shuffled) or inference (in order) batches of a ``ScaledRows``.
 
     Batches are ``(x, None)`` so skorch's batch bookkeeping works unchanged. A
-    training batch of one sample is dropped, as BatchNorm needs two.
+    training batch of one sample is dropped, as BatchNorm needs two. ``steps`` training
+    batches at least make an epoch: one pass, or where a pass has fewer, as many passes
+    as it takes, each shuffled anew, cut at ``min_steps``.
     """
 
-    def __init__(self, data, batch_size: int, generator: torch.Generator | None, device):
+    def __init__(self, data, batch_size: int, generator: torch.Generator | None, device,
+                 min_steps: int = 1):
         self.data = data
         self.batch_size = batch_size
         self.generator = generator
         self.device = torch.device(device)
+        one_pass = math.ceil(len(data) / batch_size)
+        self.steps = min_steps if generator is not None and min_steps > one_pass else None
 
     def __len__(self) -> int:
-        return math.ceil(len(self.data) / self.batch_size)
+        return self.steps or math.ceil(len(self.data) / self.batch_size)
 
     def __iter__(self):
+        if self.steps is None:
+            yield from self._one_pass()
+            return
+        count = 0
+        while count < self.steps:
+            for batch in self._one_pass():
+                yield batch
+                count += 1
+                if count == self.steps:
+                    return
+
+    def _one_pass(self):
         batches = self.data.batches(self.batch_size, self.generator)
         for x in prefetched(batches, self.device):
             if self.generator is None or len(x) > 1 or len(self.data) == 1:
@@ -89,6 +106,14 @@ def warmup_cosine(step: int, total_steps: int, warmup: float = 0.1) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
+def visible_weighted(hidden: torch.Tensor, visible: torch.Tensor, weight: float) -> torch.Tensor:
+    """Loss weights under which the masked MSE is ``(mse(hidden) + weight * mse(visible))
+    / (1 + weight)``: each group's mean, whatever its size (no host sync for the counts)."""
+    hidden, visible = hidden.float(), visible.float()
+    return (hidden / hidden.sum().clamp_min(1.0)
+            + weight * visible / visible.sum().clamp_min(1.0))
+
+
 class FiniteLoss(Callback):
     """Stop with an error as soon as an epoch's mean training loss is not finite.
 
@@ -121,6 +146,8 @@ class MaskedAutoencoderNet(NeuralNet):
         patch_size: int,
         loss_on: str,
         consistency: float,
+        visible_weight: float = 0.0,
+        epoch_steps: int = 1,
         max_shift: int,  # pixels
         seed: int,
         max_rotation: float = 0.0,  # degrees
@@ -141,6 +168,8 @@ class MaskedAutoencoderNet(NeuralNet):
         self.mask_type = mask_type
         self.patch_size = patch_size
         self.loss_on = loss_on
+        self.visible_weight = visible_weight
+        self.epoch_steps = epoch_steps  # fewest training batches an epoch
         self.consistency = consistency
         self.max_shift = max_shift
         self.max_rotation = max_rotation
@@ -210,7 +239,8 @@ class MaskedAutoencoderNet(NeuralNet):
 
     def get_iterator(self, dataset, training=False):
         generator = self.generator_ if training else None
-        return Batches(dataset, self.batch_size, generator, self.device)
+        return Batches(dataset, self.batch_size, generator, self.device,
+                       getattr(self, "epoch_steps", 1))
 
     def draw_mask(self, x: torch.Tensor) -> torch.Tensor:
         """A fresh training mask for the batch ``x`` (``True`` = hidden)."""
@@ -245,6 +275,8 @@ class MaskedAutoencoderNet(NeuralNet):
         visible = observed & ~hidden
         target = torch.nan_to_num(x)
         scored = observed & hidden if self.loss_on == "masked" and self.mask_ratio > 0 else observed
+        if scored is not observed and getattr(self, "visible_weight", 0.0) > 0:
+            scored = visible_weighted(scored, visible, self.visible_weight)
         objective = self._objective_fn or self.objective
         loss = objective(target, visible, scored, self.fixed_mask(len(x)), two_views)
         loss.backward()

@@ -21,7 +21,7 @@ from ._inputs import Scaler
 from ._net import MaskedAutoencoderNet, warmup_constant
 from ._sources import ArraySource, DeviceRows, ScaledRows, fits_on_device
 
-AUTO_EPOCHS_MIN, AUTO_EPOCHS_MAX, AUTO_STEPS = 20, 500, 500
+AUTO_EPOCHS_MIN, AUTO_EPOCHS_MAX = 20, 500  # passes at least, epochs at most
 PARTIAL_WARMUP = 100  # optimiser steps of linear warm-up in partial_fit
 
 
@@ -101,9 +101,17 @@ def user_interrupts():
         signal.signal(signal.SIGINT, previous)
 
 
-def auto_epochs(n_batches: int) -> int:
-    """At least 20 passes, and enough for about 500 optimiser steps (at most 500 passes)."""
-    return min(AUTO_EPOCHS_MAX, max(AUTO_EPOCHS_MIN, math.ceil(AUTO_STEPS / n_batches)))
+def steps_per_epoch(n_batches: int, epoch_steps: int = 1) -> int:
+    """Optimiser steps in an epoch: one pass of ``n_batches``, or ``epoch_steps`` if more
+    (batches then come from as many shuffled passes as it takes)."""
+    return max(n_batches, epoch_steps)
+
+
+def auto_epochs(n_batches: int, epoch_steps: int = 1, target_steps: int = 500) -> int:
+    """Epochs for about ``target_steps`` optimiser steps and at least 20 passes over the
+    data, at most 500 epochs."""
+    steps = max(target_steps, AUTO_EPOCHS_MIN * n_batches)
+    return min(AUTO_EPOCHS_MAX, math.ceil(steps / steps_per_epoch(n_batches, epoch_steps)))
 
 
 def check_callbacks(callbacks: list) -> list:

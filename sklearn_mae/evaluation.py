@@ -10,7 +10,10 @@ tables cannot drift apart:
 - ``clustering``: ``KMeans(10, n_init=10, random_state=0)`` on the test features, NMI
   and ARI against the labels;
 - ``inpainting_mask`` and ``hidden_mse``: a seeded random share of the entries hidden,
-  and the mean squared error over the hidden entries only.
+  and the mean squared error over the hidden entries only;
+- ``missing_mask``: entries of a standardised table hidden completely at random (MCAR),
+  at random given fully observed columns (MAR) or not at random, large values more
+  often (MNAR, self-masking), at a seeded overall rate.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ from sklearn.preprocessing import StandardScaler
 from .datasets import mnist_split
 
 __all__ = ["clustering", "digits_split", "hidden_mse", "inpainting_mask", "linear_probe",
-           "mnist_split"]
+           "missing_mask", "mnist_split"]
+
+MAR_OBSERVED_SHARE = 0.3  # columns that stay fully observed under MAR
 
 
 def digits_split(dtype=np.float64):
@@ -58,3 +63,57 @@ def inpainting_mask(shape, ratio: float = 0.5, seed: int = 1) -> np.ndarray:
 def hidden_mse(filled: np.ndarray, X: np.ndarray, hidden: np.ndarray) -> float:
     """Mean squared error of ``filled`` against ``X`` over the ``hidden`` entries only."""
     return float(np.mean((filled[hidden] - X[hidden]) ** 2))
+
+
+def missing_mask(X: np.ndarray, rate: float, mechanism: str = "mcar",
+                 seed: int = 0) -> np.ndarray:
+    """Entries of the standardised table ``X`` to hide (True), about ``rate`` of them.
+
+    - ``"mcar"``: each entry independently with probability ``rate``.
+    - ``"mar"``: 30% of the columns (at random) stay fully observed; an entry of any other
+      column is hidden with probability ``sigmoid(w . x_obs + b)``, ``w`` one random
+      vector over the observed columns (scaled so ``w . x_obs`` has unit variance) and
+      ``b`` fitted by bisection so the overall rate is ``rate`` (Muzellec et al., 2020).
+    - ``"mnar"`` (self-masking): an entry is hidden with probability
+      ``sigmoid(a_j * x + b_j)``, ``a_j`` drawn from U(0.5, 2) per column and ``b_j``
+      fitted so each column's rate is ``rate``: large values go missing more often.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    n, d = X.shape
+    if mechanism == "mcar":
+        return rng.random(X.shape) < rate
+    if mechanism == "mar":
+        n_observed = max(1, round(MAR_OBSERVED_SHARE * d))
+        columns = rng.permutation(d)
+        observed, hideable = columns[:n_observed], columns[n_observed:]
+        logits = X[:, observed] @ rng.standard_normal(n_observed)
+        logits /= max(logits.std(), 1e-12)
+        # the hideable entries carry the whole rate
+        b = _fitted_intercept(logits, rate * d / len(hideable))
+        probability = np.zeros(X.shape)
+        probability[:, hideable] = _sigmoid(logits + b)[:, None]
+        return rng.random(X.shape) < probability
+    if mechanism == "mnar":
+        logits = X * rng.uniform(0.5, 2.0, size=d)
+        b = np.array([_fitted_intercept(logits[:, j], rate) for j in range(d)])
+        return rng.random(X.shape) < _sigmoid(logits + b)
+    raise ValueError(f"mechanism must be 'mcar', 'mar' or 'mnar'; got {mechanism!r}.")
+
+
+def _sigmoid(t: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * t))
+
+
+def _fitted_intercept(logits: np.ndarray, rate: float) -> float:
+    """``b`` with ``mean(sigmoid(logits + b)) == rate``, by bisection."""
+    if not 0 < rate < 1:
+        raise ValueError(f"the rate of hidden entries must be in (0, 1); got {rate:g}.")
+    low, high = -50.0 - logits.max(), 50.0 - logits.min()
+    for _ in range(100):
+        middle = (low + high) / 2
+        if _sigmoid(logits + middle).mean() < rate:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2

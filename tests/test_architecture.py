@@ -94,7 +94,8 @@ def test_training_params_hold_every_setting_as_used(X):
     assert params == {"mask_ratio": 0.5, "mask_type": "pixel", "patch_size": 4, "lr": 3e-3,
                       "batch_size": 128, "max_epochs": 500, "consistency": 0.04,
                       "max_shift": 0, "device": "cpu", "precision": "float32",
-                      "lr_schedule": "warmup-cosine"}
+                      "lr_schedule": "warmup-cosine", "epoch_steps": 1,
+                      "visible_weight": 0.0}
     net = mae.net_
     assert (net.max_epochs, net.batch_size, net.lr, net.mask_ratio, net.max_shift) == (
         params["max_epochs"], params["batch_size"], params["lr"], params["mask_ratio"],
@@ -107,7 +108,24 @@ def test_auto_epochs_aim_at_500_steps():
     small = MaskedAutoencoder()._resolve_training(ARCHITECTURES["conv"], _layout(big), 8000)
     assert small["max_epochs"] == 20  # 63 batches a pass: 20 passes are ~1,260 steps
     tiny = MaskedAutoencoder()._resolve_training(ARCHITECTURES["mlp"], _layout(big[:, :5]), 300)
-    assert tiny["max_epochs"] == 167  # 3 batches a pass
+    assert tiny["max_epochs"] == 6  # epochs of 25 steps: 150 steps, 75 passes of 2 batches
+    table = MaskedAutoencoder()._resolve_training(ARCHITECTURES["mlp"], _layout(big[:, :5]),
+                                                  8000)
+    assert table["max_epochs"] == 20  # 32 batches a pass: at least 20 passes
+
+
+def test_an_epoch_of_a_small_table_is_counted_in_steps():
+    """The mlp's epochs are at least 25 optimiser steps, drawn from reshuffled passes; the
+    learning-rate schedule spans them all; partial_fit still makes one pass a call."""
+    X = np.random.default_rng(0).normal(size=(100, 6))
+    mae = MaskedAutoencoder(max_epochs=2, batch_size=32, random_state=0).fit(X)
+    assert [len(epoch["batches"]) for epoch in mae.net_.history] == [25, 25]
+    assert [b["train_batch_size"] for b in mae.net_.history[0]["batches"][:5]] == [32, 32,
+                                                                                  32, 4, 32]
+    lrs = [b["event_lr"] for epoch in mae.net_.history for b in epoch["batches"]]
+    np.testing.assert_allclose(lrs, [1e-2 * warmup_cosine(s, 50) for s in range(50)])
+    partial = MaskedAutoencoder(batch_size=32, random_state=0).partial_fit(X)
+    assert len(partial.net_.history[-1]["batches"]) == 4
 
 
 def _layout(X):
@@ -182,3 +200,15 @@ def test_a_bug_inside_a_module_is_not_relabelled_as_a_user_error(X):
 def test_architecture_must_be_a_module_class():
     with pytest.raises(TypeError, match="MaskedAutoencoderModule"):
         MaskedAutoencoder(architecture=nn.Linear, **FAST).fit(np.zeros((4, 3)))
+
+
+def test_visible_weighted_loss_averages_each_group():
+    from sklearn_mae._base import masked_mse
+    from sklearn_mae._net import visible_weighted
+
+    pred, target = torch.zeros(2, 4), torch.tensor([[1.0, 2.0, 0.0, 3.0], [0.0, 1.0, 1.0, 0.0]])
+    hidden = torch.tensor([[True, False, False, False], [False, True, False, False]])
+    visible = torch.tensor([[False, True, True, True], [True, False, True, True]])
+    loss = masked_mse(pred, target, visible_weighted(hidden, visible, 0.5))
+    mse_hidden, mse_visible = (1 + 1) / 2, (4 + 0 + 9 + 0 + 1 + 0) / 6
+    assert float(loss) == pytest.approx((mse_hidden + 0.5 * mse_visible) / 1.5)

@@ -14,6 +14,9 @@ FLOAT32_BATCHING = (
 
 EXPECTED_FAILED_CHECKS = {
     "check_methods_subset_invariance": FLOAT32_BATCHING,
+    # rows at the edge of BLAS's blocks take another kernel: the mlp's outputs of permuted
+    # rows differ by up to ~5e-7 (float32 rounding), where the check demands 1e-7
+    "check_methods_sample_order_invariance": FLOAT32_BATCHING,
 }
 
 

@@ -489,10 +489,8 @@ class _BaseMaskedAutoencoder(BaseEstimator):
     def denoise(self, X):
         """The model's reconstruction of every entry of X, in input units.
 
-        Each entry is predicted twice, under the two complementary halves of the fixed
-        scoring mask (see ``score_samples``): once seen, once hidden, as in training,
-        where the model sees about half of each sample. The output is the mean of the
-        two; missing entries (NaN) are filled. A model trained with
+        The encoder sees every observed entry; the output replaces each of them by what
+        the model predicts there, and fills the missing ones (NaN). A model trained with
         ``noise`` (the default trains with mild noise of both kinds on images) removes
         noise of that kind up to ``noise_level``; train with ``noise`` and
         ``noise_level`` set to the noise of your data for the best restoration.
@@ -511,10 +509,8 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         X = validate_input(self, X, reset=False)
         out = np.empty((len(X), self.layout_.n_features), output_dtype(X))
         module = self.net_.module_.eval()
-        halves = complementary_masks(self.layout_.sample_shape).to(self.net_.device)
         for start, stop, x, observed in self._batches(X):
-            recon = sum(module(x, observed & ~hidden) for hidden in halves) / len(halves)
-            out[start:stop] = self.scaler_.to_numpy(recon, out.dtype)
+            out[start:stop] = self.scaler_.to_numpy(module(x, observed), out.dtype)
             check_finite_output(out[start:stop], "denoise")
         return out.reshape(X.shape)
 

@@ -60,8 +60,9 @@ class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, _BaseMask
         Largest rotation (degrees) of an image view when ``consistency > 0``.
     max_zoom : float in [0, 1), default=0.1
         Largest zoom (relative) of an image view when ``consistency > 0``.
-    noise : {"auto", "gaussian", "salt_pepper", "mixed"}, callable or None, default="auto"
+    noise : {"auto", "gaussian", "salt_pepper", "mixed"}, callable or None, default=None
         Corruption of the visible entries in training; see :class:`MaskedAutoencoder`.
+        Off by default here: noise in training makes fills smoother.
     noise_level : float, default=0.2
         Largest noise level drawn per sample; see :class:`MaskedAutoencoder`.
     architecture : {"auto", "conv", "mlp", "vit"}, module class or Architecture, \
@@ -148,7 +149,7 @@ default="auto"
         max_shift: float = 0.075,
         max_rotation: float = 15.0,
         max_zoom: float = 0.1,
-        noise="auto",
+        noise=None,
         noise_level: float = 0.2,
         architecture="auto",
         module_params: dict | None = None,

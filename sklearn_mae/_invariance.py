@@ -2,7 +2,8 @@
 
 Masked reconstruction alone learns features that a linear probe separates well but
 that KMeans does not cluster well. Asking two differently masked and slightly moved
-(shifted, rotated and zoomed) views of an image to share one latent vector, with
+(shifted by whole pixels, or also rotated and zoomed) views of an image to share one
+latent vector, with
 VICReg's variance and covariance terms against collapse (Bardes et al., 2022), makes
 the features invariant to those nuisances.
 """
@@ -13,6 +14,21 @@ import math
 
 import torch
 from torch.nn import functional as F
+
+
+def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Translate each image ``(n, C, H, W)`` by up to ``max_shift`` pixels, zero-padded."""
+    if max_shift == 0 or x.dim() != 4:
+        return x
+    n, _, height, width = x.shape
+    padded = F.pad(x, (max_shift,) * 4)
+    offsets = torch.randint(0, 2 * max_shift + 1, (2, n), generator=generator,
+                            device=generator.device).to(x.device)
+    rows = (offsets[0, :, None] + torch.arange(height, device=x.device)).view(n, 1, height, 1)
+    cols = (offsets[1, :, None] + torch.arange(width, device=x.device)).view(n, 1, 1, width)
+    rows = rows.expand(n, x.shape[1], height, padded.shape[3])
+    cols = cols.expand(n, x.shape[1], height, width)
+    return torch.gather(torch.gather(padded, 2, rows), 3, cols)
 
 
 def random_affine(x: torch.Tensor, max_shift: int, max_rotation: float, max_zoom: float,

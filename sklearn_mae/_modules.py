@@ -10,6 +10,9 @@ from torch import nn
 from ._base import FixedMask, MaskedAutoencoderModule, masked_input, masked_mse
 
 
+DETAIL_GAIN = 4.0  # output scale of the detail head
+
+
 def conv_block(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
@@ -41,8 +44,10 @@ class ConvAutoencoder(MaskedAutoencoderModule):
 
     Everything the decoder predicts passes through the bottleneck, which keeps an
     image's shape and loses its local detail. ``forward`` (used to inpaint, denoise and
-    score) therefore adds a small detail head: two 3x3 convs at full resolution that see
-    the visible input beside the decoder's output and correct it pixel by pixel.
+    score) therefore adds a small detail head at full resolution: from the visible
+    input, the decoder's output and the mean of the visible 3x3 neighbours, a linear 3x3
+    conv plus a small two-layer one correct the visible value where an entry is seen, and
+    where it is hidden blend the decoder's value with the local mean and correct that.
     ``encode`` and ``decode`` (the latent features and ``inverse_transform``) do not
     use it, and it trains on the decoder's output without changing it (the gradient
     stops there), so the features learn as they would without it. Its loss is taken on
@@ -73,14 +78,20 @@ class ConvAutoencoder(MaskedAutoencoderModule):
             upsample_block(width, width) if stem == 2 else conv_block(width, width),
             nn.Conv2d(width, channels, 3, padding=1),  # logits
         )
+        # per channel: a correction of the visible value, a gate between the decoder's
+        # value and the local mean, and a correction of that blend (used where hidden);
+        # a linear 3x3 path beside a small non-linear one
         self.detail = nn.Sequential(
             nn.Conv2d(4 * channels, width, 3, padding=1),
             nn.GELU(),
-            nn.Conv2d(width, channels, 3, padding=1),
+            nn.Conv2d(width, 3 * channels, 3, padding=1),
         ) if detail else None
-        if detail:  # starts as the decoder's output unchanged
-            nn.init.zeros_(self.detail[-1].weight)
-            nn.init.zeros_(self.detail[-1].bias)
+        self.detail_linear = nn.Conv2d(4 * channels, 3 * channels, 3, padding=1) \
+            if detail else None
+        if detail:  # starts as the visible input where seen, else the decoder's and the
+            for layer in (self.detail[-1], self.detail_linear):  # local mean's average
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
         self.to(memory_format=torch.channels_last)
 
     def encode(self, x: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
@@ -103,16 +114,22 @@ class ConvAutoencoder(MaskedAutoencoderModule):
         if self.detail is None:
             return coarse.contiguous()
         seen = masked_input(x, visible, dim=1)
+        channels = x.shape[1]
         # the mean of the visible 3x3 neighbours (a normalised convolution, Knutsson and
         # Westin 1993): local interpolation as an input, for the head to blend
         sums = nn.functional.avg_pool2d(seen, 3, stride=1, padding=1)
-        channels = x.shape[1]
         local = sums[:, :channels] / sums[:, channels:].clamp_min(1e-3)
-        inputs = torch.cat([seen, coarse, local], dim=1)
-        # an additive correction in pixel units: blending the local mean, the visible
-        # value and the coarse one is close to linear in these inputs
-        correction = self.detail(inputs.contiguous(memory_format=torch.channels_last))
-        return (coarse + correction).clamp(0, 1).contiguous()
+        inputs = torch.cat([seen, coarse, local], dim=1).contiguous(
+            memory_format=torch.channels_last)
+        # scaled so that the few hundred steps of a fit move it far enough (AdamW's
+        # steps are about lr in size whatever the gradient)
+        seen_fix, gate, hidden_fix = (DETAIL_GAIN * (self.detail(inputs)
+                                                     + self.detail_linear(inputs))).chunk(3, 1)
+        gate = torch.sigmoid(gate)
+        shown = seen[:, channels:]
+        out = (shown * (seen[:, :channels] + seen_fix)
+               + (1 - shown) * (gate * local + (1 - gate) * coarse + hidden_fix))
+        return out.clamp(0, 1).contiguous()
 
     def forward(self, x: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
         return self.refine(x, visible, self.decode_logits(self.encode(x, visible)))

@@ -19,7 +19,7 @@ from skorch.dataset import get_len, unpack_data
 
 from ._base import FixedMask, MaskedMSELoss
 from ._corruption import corrupt
-from ._invariance import random_affine, vicreg_loss
+from ._invariance import random_affine, random_shift, vicreg_loss
 from ._masking import n_hidden, random_mask
 
 
@@ -261,15 +261,21 @@ class MaskedAutoencoderNet(NeuralNet):
         """
         return self.consistency > 0 and self.max_shift > 0
 
+    def move(self, x: torch.Tensor) -> torch.Tensor:
+        """One view of the images ``x``: shifted by whole pixels (exact, no resampling), or
+        also rotated and zoomed (resampled bilinearly) when those are asked for."""
+        if self.max_rotation == 0 and self.max_zoom == 0:
+            return random_shift(x, self.max_shift, self.generator_)
+        return random_affine(x, self.max_shift, self.max_rotation, self.max_zoom,
+                             self.generator_, complete=self.complete_data)
+
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
         x, _ = unpack_data(batch)
         x = x.to(self.device, non_blocking=True)
         two_views = self.two_views()
         if two_views:
-            x = torch.cat([random_affine(x, self.max_shift, self.max_rotation, self.max_zoom,
-                                         self.generator_, complete=self.complete_data)
-                           for _ in range(2)])
+            x = torch.cat([self.move(x) for _ in range(2)])
         observed = ~torch.isnan(x)
         hidden = self.draw_mask(x)
         visible = observed & ~hidden

@@ -83,7 +83,8 @@ def test_the_two_estimators_take_the_same_parameters():
     del imputer["missing_values"], imputer["add_indicator"]
     assert list(imputer) == list(shared)
     differ = {k for k in shared if imputer[k].default != shared[k].default}
-    assert differ == {"consistency"}  # the imputer trains on reconstruction alone
+    # the imputer trains on reconstruction alone, without noise
+    assert differ == {"consistency", "noise"}
     assert MaskedAutoencoderImputer._parameter_constraints.keys() - {
         "missing_values", "add_indicator"} == MaskedAutoencoder._parameter_constraints.keys()
 
@@ -95,7 +96,8 @@ def test_training_params_hold_every_setting_as_used(X):
                       "batch_size": 128, "max_epochs": 500, "consistency": 0.04,
                       "max_shift": 0, "device": "cpu", "precision": "float32",
                       "lr_schedule": "warmup-cosine", "epoch_steps": 1,
-                      "visible_weight": 0.0}
+                      "visible_weight": 0.0, "noise": "mixed", "noise_level": 0.2,
+                      "max_rotation": 15.0, "max_zoom": 0.1}
     net = mae.net_
     assert (net.max_epochs, net.batch_size, net.lr, net.mask_ratio, net.max_shift) == (
         params["max_epochs"], params["batch_size"], params["lr"], params["mask_ratio"],

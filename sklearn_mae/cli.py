@@ -304,16 +304,21 @@ def _demo_table(estimator, X_train, X_test, y_train, y_test, fit_seconds: float)
 
 
 def _write_demo_figures(estimator, X_test, out: Path) -> None:
-    from .plotting import plot_loss_curve, plot_reconstructions
+    from .plotting import plot_denoising, plot_loss_curve, plot_reconstructions
 
+    rng = np.random.default_rng(0)  # Gaussian noise of std 0.2, clipped to the pixel range
+    noisy = np.clip(X_test + rng.normal(0, 0.2, X_test.shape), 0, 1).astype(X_test.dtype)
     try:
         _save_figure(lambda: plot_reconstructions(estimator, X_test, n=N_SHOWN),
                      out / "reconstructions.png")
+        _save_figure(lambda: plot_denoising(estimator, noisy, X_test, n=N_SHOWN),
+                     out / "denoising.png")
         _save_figure(lambda: plot_loss_curve(estimator), out / "loss_curve.png")
     except CommandError as exc:  # the table is the demo's result; figures are a bonus
         print(f"{PROG}: note: figures skipped: {exc}", file=sys.stderr)
         return
-    print(f"wrote {out / 'reconstructions.png'} and {out / 'loss_curve.png'}")
+    print(f"wrote {out / 'reconstructions.png'}, {out / 'denoising.png'} and "
+          f"{out / 'loss_curve.png'}")
 
 
 # ------------------------------------------------------------------ helpers

@@ -110,7 +110,7 @@ def test_demo_prints_the_table_and_writes_figures(tmp_path, capsys):
         assert f"| {row}" in out
     assert "1347 train / 450 test" in out
     assert "train_loss" not in out  # no progress when stdout is not a terminal
-    for name in ("reconstructions.png", "loss_curve.png"):
+    for name in ("reconstructions.png", "denoising.png", "loss_curve.png"):
         assert (tmp_path / "demo" / name).read_bytes()[:4] == b"\x89PNG"
 
 

@@ -55,6 +55,10 @@ NOISES = {  # name: (kind, level)
 }
 
 
+DENOISING_COLUMNS = [("noise", "noise", "s"), ("system", "system", "s"), ("mse", "MSE", ".4f"),
+                     ("psnr", "PSNR dB", ".1f"), ("fit_s", "fit s", ".1f")]
+
+
 def add_noise(X: np.ndarray, kind: str, level: float, seed: int = 2) -> np.ndarray:
     """A noisy copy of images in [0, 1] (any shape), clipped to [0, 1]."""
     rng = np.random.default_rng(seed)
@@ -90,8 +94,10 @@ def neighbour_mean(X: np.ndarray, hidden: np.ndarray) -> np.ndarray:
     return filled
 
 
-def restoration_rows(name, X_train, X_test, image_shape, quick, epochs) -> tuple[list, list]:
-    """Denoising rows and noisy-feature rows for one data set."""
+def restoration_rows(name, X_train, X_test, image_shape, quick, epochs,
+                     report=lambda rows: None) -> tuple[list, list]:
+    """Denoising rows and noisy-feature rows for one data set; ``report`` is called with
+    the rows so far after each noise (a long run leaves its finished rows behind)."""
     images = (-1, *image_shape)
     noisy = {label: add_noise(X_test, *spec) for label, spec in NOISES.items()}
     systems = {"noisy input": lambda Xn: Xn}
@@ -135,6 +141,7 @@ def restoration_rows(name, X_train, X_test, image_shape, quick, epochs) -> tuple
                                                   if system.startswith("MaskedAutoencoder(")
                                                   else 0.0)})
         print(f"{name} {label}: done", flush=True)
+        report(rows)
     return rows, noisy, defaults
 
 
@@ -198,14 +205,16 @@ def main() -> None:
             write_results(args.out, f"denoising-photos{suffix}", text, {"photos": photos})
             continue
         X_train, X_test, y_train, y_test, image_shape = load(part, args.mnist_dir, args.quick)
+        def report(rows, part=part):
+            write_results(args.out, f"denoising-{part}{suffix}-partial", markdown_table(
+                rows, DENOISING_COLUMNS), {"denoising": rows})
+
         rows, noisy, defaults = restoration_rows(part, X_train, X_test, image_shape,
-                                                 args.quick, epochs)
+                                                 args.quick, epochs, report)
         probes = feature_rows(part, X_train, X_test, y_train, y_test, noisy, defaults)
         text = "\n\n".join([
             f"### {part}: denoising, MSE and PSNR against the clean test images",
-            markdown_table(rows, [("noise", "noise", "s"), ("system", "system", "s"),
-                                  ("mse", "MSE", ".4f"), ("psnr", "PSNR dB", ".1f"),
-                                  ("fit_s", "fit s", ".1f")]),
+            markdown_table(rows, DENOISING_COLUMNS),
             f"### {part}: linear probe on features of noisy test images (probe fitted on "
             "clean training features)",
             markdown_table(probes, [("test images", "test images", "s"),

@@ -44,8 +44,9 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Base
         The mlp adds the visible entries' error at half weight to ``"masked"``.
     consistency : float or "auto", default="auto"
         Weight of a VICReg loss that asks two views of each image (different masks,
-        shifts, rotations and zooms, see ``max_shift``) to share one latent vector. It makes the conv
-        model's features cluster far better, at some cost in reconstruction; ``0``
+        shifts, rotations and zooms, see ``max_shift``) to share one latent vector. It
+        makes the conv model's features cluster far better, at some cost in
+        reconstruction; ``0``
         trains on reconstruction alone (one view, half the compute per epoch).
         Tabular rows and images too small to shift always train on one view.
         ``"auto"``: 0.04 for the conv and mlp models, 0 for ``"vit"`` (on MNIST-10k

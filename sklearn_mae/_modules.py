@@ -9,7 +9,6 @@ from torch import nn
 
 from ._base import FixedMask, MaskedAutoencoderModule, masked_input, masked_mse
 
-
 DETAIL_GAIN = 4.0  # output scale of the detail head
 
 

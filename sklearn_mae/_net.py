@@ -4,7 +4,8 @@ Behaviour is changed through skorch's hooks only: ``get_iterator`` (fast tensor
 batches, shuffled by the net's own generator) and ``train_step_single`` (draw a
 fresh mask for every batch, optionally corrupt what stays visible, and take the
 module's ``training_loss`` against the clean batch; optionally two randomly moved,
-differently masked views of each image under a VICReg loss on their latents). ``get_loss`` is the masked MSE of a prediction, for skorch's API.
+differently masked views of each image under a VICReg loss on their latents).
+``get_loss`` is the masked MSE of a prediction, for skorch's API.
 """
 
 from __future__ import annotations

@@ -323,8 +323,9 @@ class VisionTransformerAutoencoder(MaskedAutoencoderModule):
     def training_loss(self, x: torch.Tensor, visible: torch.Tensor, scored: torch.Tensor,
                       mask: FixedMask | None = None, clean: torch.Tensor | None = None):
         """``(loss, z)`` of one training batch; ``x`` has no NaN, ``scored`` marks the
-        entries to predict (from ``clean``, when given, rather than ``x``). The first ``latent_share`` of the (shuffled) batch is decoded from ``z``
-        alone, the rest also from the encoded visible patches."""
+        entries to predict (from ``clean``, when given, rather than ``x``). The first
+        ``latent_share`` of the (shuffled) batch is decoded from ``z`` alone, the rest also
+        from the encoded visible patches."""
         sequence, index, valid = self.encode_tokens(x, visible, mask)
         z = self.latent(sequence, index, valid)
         n_latent_only = round(self.latent_share * len(x))

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 
 import numpy as np
 import torch
@@ -94,10 +95,17 @@ def neighbour_mean(X: np.ndarray, hidden: np.ndarray) -> np.ndarray:
     return filled
 
 
+def restoration_row(name, label, system, restored, X_clean, fit_s) -> dict:
+    error = mse(restored, X_clean)
+    return {"data": name, "noise": label, "system": system, "mse": error, "psnr": psnr(error),
+            "fit_s": fit_s}
+
+
 def restoration_rows(name, X_train, X_test, image_shape, quick, epochs,
-                     report=lambda rows: None) -> tuple[list, list]:
-    """Denoising rows and noisy-feature rows for one data set; ``report`` is called with
-    the rows so far after each noise (a long run leaves its finished rows behind)."""
+                     report=lambda rows, noisy, defaults: None) -> tuple[list, dict, object]:
+    """Denoising rows for one data set, the noisy test sets and the default model;
+    ``report`` is called with them after the shared systems and after each model trained
+    for a noise (a long run leaves its finished rows behind)."""
     images = (-1, *image_shape)
     noisy = {label: add_noise(X_test, *spec) for label, spec in NOISES.items()}
     systems = {"noisy input": lambda Xn: Xn}
@@ -125,23 +133,23 @@ def restoration_rows(name, X_train, X_test, image_shape, quick, epochs,
     systems["MaskedAutoencoder() defaults"] = defaults.denoise
 
     rows = []
-    for label, Xn in noisy.items():
+    for label, Xn in noisy.items():  # every system but the ones trained for each noise
+        for system, restore in systems.items():
+            rows.append(restoration_row(name, label, system, restore(Xn), X_test,
+                                        fit_seconds.get(system, 0.0)))
+    report(rows, noisy, defaults)
+    for label, Xn in noisy.items():  # a model trained for each noise: the long part
         kind, level = NOISES[label]
         start = time.perf_counter()
         trained = MaskedAutoencoder(noise=kind, noise_level=level, random_state=0,
                                     max_epochs=epochs).fit(X_train)
-        trained_seconds = time.perf_counter() - start
-        for system, restore in [*systems.items(),
-                                (f"MaskedAutoencoder(noise={kind!r}, noise_level={level})",
-                                 trained.denoise)]:
-            error = mse(restore(Xn), X_test)
-            rows.append({"data": name, "noise": label, "system": system, "mse": error,
-                         "psnr": psnr(error),
-                         "fit_s": fit_seconds.get(system, trained_seconds
-                                                  if system.startswith("MaskedAutoencoder(")
-                                                  else 0.0)})
+        seconds = time.perf_counter() - start
+        rows.append(restoration_row(name, label,
+                                    f"MaskedAutoencoder(noise={kind!r}, noise_level={level})",
+                                    trained.denoise(Xn), X_test, seconds))
         print(f"{name} {label}: done", flush=True)
-        report(rows)
+        report(rows, noisy, defaults)
+    rows.sort(key=lambda row: list(NOISES).index(row["noise"]))  # stable: by noise
     return rows, noisy, defaults
 
 
@@ -183,6 +191,26 @@ def photo_rows(quick: bool, epochs) -> list:
     return rows
 
 
+def write_part(out, name, probes, data, rows, noisy, defaults) -> None:
+    """Write the rows so far; the features of noisy images once the defaults are fitted."""
+    if not probes:
+        probes.extend(feature_rows(*data, noisy, defaults))
+    write_results(out, name, denoising_text(data[0], rows, probes),
+                  {"denoising": rows, "probe": probes})
+
+
+def denoising_text(part: str, rows: list, probes: list) -> str:
+    return "\n\n".join([
+        f"### {part}: denoising, MSE and PSNR against the clean test images",
+        markdown_table(rows, DENOISING_COLUMNS),
+        f"### {part}: linear probe on features of noisy test images (probe fitted on "
+        "clean training features)",
+        markdown_table(probes, [("test images", "test images", "s"),
+                                ("raw", "raw pixels", ".4f"),
+                                ("mae", "MaskedAutoencoder()", ".4f")]),
+    ])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(parser)
@@ -205,22 +233,12 @@ def main() -> None:
             write_results(args.out, f"denoising-photos{suffix}", text, {"photos": photos})
             continue
         X_train, X_test, y_train, y_test, image_shape = load(part, args.mnist_dir, args.quick)
-        def report(rows, part=part):
-            write_results(args.out, f"denoising-{part}{suffix}-partial", markdown_table(
-                rows, DENOISING_COLUMNS), {"denoising": rows})
-
+        probes = []
+        report = partial(write_part, args.out, f"denoising-{part}{suffix}", probes,
+                         (part, X_train, X_test, y_train, y_test))
         rows, noisy, defaults = restoration_rows(part, X_train, X_test, image_shape,
                                                  args.quick, epochs, report)
-        probes = feature_rows(part, X_train, X_test, y_train, y_test, noisy, defaults)
-        text = "\n\n".join([
-            f"### {part}: denoising, MSE and PSNR against the clean test images",
-            markdown_table(rows, DENOISING_COLUMNS),
-            f"### {part}: linear probe on features of noisy test images (probe fitted on "
-            "clean training features)",
-            markdown_table(probes, [("test images", "test images", "s"),
-                                    ("raw", "raw pixels", ".4f"),
-                                    ("mae", "MaskedAutoencoder()", ".4f")]),
-        ])
+        text = denoising_text(part, rows, probes)
         print(text, flush=True)
         write_results(args.out, f"denoising-{part}{suffix}", text,
                       {"denoising": rows, "probe": probes})

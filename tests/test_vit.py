@@ -188,7 +188,9 @@ def test_auto_training_params_follow_the_architecture():
                                      "batch_size": 128, "consistency": 0.04, "patch_size": 4,
                                      "max_epochs": 1, "max_shift": 0, "device": "cpu",
                                      "precision": "float32", "lr_schedule": "warmup-cosine",
-                                     "epoch_steps": 1, "visible_weight": 0.0}
+                                     "epoch_steps": 1, "visible_weight": 0.0,
+                                     "noise": "mixed", "noise_level": 0.2,
+                                     "max_rotation": 15.0, "max_zoom": 0.1}
     rows = MaskedAutoencoder(max_epochs=1, random_state=0).fit(X.reshape(len(X), -1)[:, :10])
     assert rows.architecture_ == "mlp" and rows.training_params_["mask_ratio"] == 0.3
     assert rows.training_params_["epoch_steps"] == 25
@@ -198,7 +200,9 @@ def test_auto_training_params_follow_the_architecture():
                                     "batch_size": 64, "consistency": 0.0, "patch_size": 4,
                                     "max_epochs": 2, "max_shift": 0, "device": "cpu",
                                      "precision": "float32", "lr_schedule": "warmup-cosine",
-                                     "epoch_steps": 1, "visible_weight": 0.0}
+                                     "epoch_steps": 1, "visible_weight": 0.0,
+                                     "noise": None, "noise_level": 0.2,
+                                     "max_rotation": 15.0, "max_zoom": 0.1}
     net = mae.net_
     assert (net.mask_ratio, net.mask_type, net.lr, net.batch_size, net.consistency) == (
         0.75, "patch", 1e-3, 64, 0.0)
@@ -207,7 +211,9 @@ def test_auto_training_params_follow_the_architecture():
                                          "batch_size": 16, "consistency": 0.1, "patch_size": 4,
                                          "max_epochs": 2, "max_shift": 0, "device": "cpu",
                                      "precision": "float32", "lr_schedule": "warmup-cosine",
-                                     "epoch_steps": 1, "visible_weight": 0.0}
+                                     "epoch_steps": 1, "visible_weight": 0.0,
+                                     "noise": None, "noise_level": 0.2,
+                                     "max_rotation": 15.0, "max_zoom": 0.1}
 
 
 def test_tokens_take_the_estimator_patch_size_unless_module_params_set_one():

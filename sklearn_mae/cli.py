@@ -119,17 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
         "and write the result to a .npy file; the other values are kept unchanged. "
         + _DATA_HELP + _MODEL_HELP,
     )
-    inpaint.add_argument("model", type=Path, metavar="MODEL",
-                         help="a model saved by 'sklearn-mae fit'")
-    inpaint.add_argument("data", type=Path, metavar="DATA", help="data with NaN for holes, "
-                         "shaped like the training data")
-    inpaint.add_argument("--out", required=True, type=Path, metavar="FILLED.npy",
-                         help="where to write the filled data")
-    inpaint.add_argument("--png", type=Path, metavar="FILE",
-                         help=f"also draw {N_SHOWN} samples, with holes in red and filled "
-                         "(image models only; needs matplotlib)")
-    _add_allow_pickle(inpaint)
-    _add_common(inpaint, key=True)
+    _add_model_io(inpaint, "data with NaN for holes, shaped like the training data",
+                  "FILLED.npy", "where to write the filled data",
+                  png=f"also draw {N_SHOWN} samples, with holes in red and filled")
     inpaint.set_defaults(run=run_inpaint)
 
     denoise = commands.add_parser(
@@ -141,17 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(levels in units of the image range, or of each column's standard deviation). "
         + _DATA_HELP + _MODEL_HELP,
     )
-    denoise.add_argument("model", type=Path, metavar="MODEL",
-                         help="a model saved by 'sklearn-mae fit'")
-    denoise.add_argument("data", type=Path, metavar="DATA", help="noisy data shaped like "
-                         "the training data")
-    denoise.add_argument("--out", required=True, type=Path, metavar="DENOISED.npy",
-                         help="where to write the denoised data")
-    denoise.add_argument("--png", type=Path, metavar="FILE",
-                         help=f"also draw {N_SHOWN} samples, noisy above denoised "
-                         "(image models only; needs matplotlib)")
-    _add_allow_pickle(denoise)
-    _add_common(denoise, key=True)
+    _add_model_io(denoise, "noisy data shaped like the training data", "DENOISED.npy",
+                  "where to write the denoised data",
+                  png=f"also draw {N_SHOWN} samples, noisy above denoised")
     denoise.set_defaults(run=run_denoise)
     return parser
 
@@ -166,6 +150,18 @@ _MODEL_HELP = (
     "(from joblib.dump or an earlier 'sklearn-mae fit') is refused unless --allow-pickle "
     "is given, as unpickling can run any code the file holds."
 )
+
+
+def _add_model_io(parser, data_help: str, out_metavar: str, out_help: str, png: str) -> None:
+    """MODEL, DATA, --out, --png and the common options of a command that writes data."""
+    parser.add_argument("model", type=Path, metavar="MODEL",
+                        help="a model saved by 'sklearn-mae fit'")
+    parser.add_argument("data", type=Path, metavar="DATA", help=data_help)
+    parser.add_argument("--out", required=True, type=Path, metavar=out_metavar, help=out_help)
+    parser.add_argument("--png", type=Path, metavar="FILE",
+                        help=png + " (image models only; needs matplotlib)")
+    _add_allow_pickle(parser)
+    _add_common(parser, key=True)
 
 
 def _add_allow_pickle(parser) -> None:

@@ -64,6 +64,7 @@ import torch  # noqa: E402
 
 try:
     from sklearn_mae import MaskedAutoencoder
+    from sklearn_mae._sources import ArraySource, ScaledRows
     from sklearn_mae.datasets import load_mnist
     from sklearn_mae.persistence import load as load_model
     from sklearn_mae.persistence import save as save_model
@@ -278,7 +279,11 @@ def busy_share(profiler, wall_s: float) -> dict:
     CUDA-side event (kernels, memcpy, memset) over the window's wall time."""
     from torch.autograd import DeviceType
 
-    events = [e for e in profiler.events() if e.device_type == DeviceType.CUDA]
+    # user annotations (``Optimizer.step#AdamW.step``, ``ProfilerStep#n``) are CUDA-side
+    # ranges too, but they span host time: skorch's optimizer step wraps the whole
+    # forward and backward pass in its closure, so counting them read ~95% busy
+    events = [e for e in profiler.events() if e.device_type == DeviceType.CUDA
+              and not getattr(e, "is_user_annotation", False) and "#" not in e.name]
     intervals = sorted((e.time_range.start, e.time_range.end) for e in events)
     busy_us, end = 0.0, -math.inf
     for lo, hi in intervals:
@@ -292,12 +297,18 @@ def busy_share(profiler, wall_s: float) -> dict:
 
 
 def profile_table(profiler) -> str:
-    for key in ("self_device_time_total", "self_cuda_time_total", "self_cpu_time_total"):
-        try:
-            return profiler.key_averages().table(sort_by=key, row_limit=20)
-        except (AttributeError, KeyError, ValueError):
-            continue
-    return ""
+    """The top operations by device time, then by host (CPU) time."""
+    tables = []
+    for keys in (("self_device_time_total", "self_cuda_time_total"),
+                 ("self_cpu_time_total",)):
+        for key in keys:
+            try:
+                tables.append(f"sorted by {key}:\n"
+                              + profiler.key_averages().table(sort_by=key, row_limit=20))
+                break
+            except (AttributeError, KeyError, ValueError):
+                continue
+    return "\n\n".join(tables)
 
 
 # ------------------------------------------------------------------ the run
@@ -313,6 +324,7 @@ class Benchmark:
         self.checks: list[dict] = []
         self.throughput: list[dict] = []
         self.mnist: dict = {}
+        self.diagnostics: dict = {}
         self.sections: list[dict] = []
         self.models: dict = {}
         self.data: dict = {}
@@ -672,8 +684,12 @@ class Benchmark:
                 row.update(share)
                 row["busy"] = (f"{share['busy_share']:.0%}" if share["cuda_events"] else
                                "no CUDA events recorded (profiler without CUPTI?)")
+                row["step_ms"] = wall / steps * 1e3
+                row["kernel_ms_per_step"] = share["kernel_share"] * wall / steps * 1e3
+                row["kernels_per_step"] = share["kernels"] / steps
                 print(f"  GPU busy {share['busy_share']:.1%} of {wall * 1e3:.0f} ms over "
-                      f"{steps} steps ({share['kernels']} kernels)", flush=True)
+                      f"{steps} steps ({share['kernels']} kernels; a step {row['step_ms']:.1f}"
+                      f" ms, its kernels {row['kernel_ms_per_step']:.2f} ms)", flush=True)
             else:
                 row["busy"] = "skipped: needs CUDA"
                 notes.append(f"profiler (CPU activity only) ran over {steps} steps, "
@@ -702,6 +718,88 @@ class Benchmark:
         row["status"] = "done"
         del est
         free_memory(self.device)
+
+    # ---------------------------------------------------------- where the time goes
+    def run_diagnostics(self) -> None:
+        """What bounds a training step: the host's cost of one kernel launch, a bare
+        ``train_step`` loop on one batch (no data loading, no callbacks), and larger
+        batches, which spread the host's per-step cost over more images."""
+        self.section("diagnostics: launch cost and bare steps", 15, self.bare_steps,
+                     on_fail=lambda exc: self.diagnostics.update(
+                         bare=f"failed: {describe(exc)}"))
+        for batch in (512, 2048):
+            self.section(f"diagnostics: train img/s 28x28 eager bf16, batch {batch}",
+                         10 + 2 * self.sizes["train_28"] / self.rate.get(
+                             28, RATE_GUESS[self.device][28]),
+                         lambda batch=batch: self.batch_rate(batch),
+                         on_fail=lambda exc, batch=batch: self.diagnostics.setdefault(
+                             "batches", {}).update({batch: f"failed: {describe(exc)}"}))
+        self.section("diagnostics: MNIST-10k fit at batch 512", 25, self.mnist_batch_fit,
+                     on_fail=lambda exc: self.diagnostics.update(
+                         mnist_512=f"failed: {describe(exc)}"))
+
+    def bare_steps(self) -> None:
+        d = self.diagnostics
+        x = torch.zeros(1, device=self.device)
+        for _ in range(100):
+            x.add_(1)
+        sync(self.device)
+        start = time.perf_counter()
+        for _ in range(2000):
+            x.add_(1)
+        sync(self.device)
+        d["launch_us"] = (time.perf_counter() - start) / 2000 * 1e6
+        print(f"  one tiny kernel (add_) costs the host {d['launch_us']:.1f} us", flush=True)
+        X = self.split()[0][: 1024 if self.quick else 8192]
+        est, _, _ = self.estimator(max_epochs=1, precision="bfloat16")
+        est.fit(X)
+        net = est.net_
+        rows = ScaledRows(ArraySource(X, est.layout_), est.scaler_)
+        batch = next(iter(net.get_iterator(rows, training=True)))
+        steps = 10 if self.quick else 100
+        for _ in range(5):
+            net.train_step(batch)
+        sync(self.device)
+        start = time.perf_counter()
+        for _ in range(steps):
+            net.train_step(batch)
+        sync(self.device)
+        d["bare_step_ms"] = (time.perf_counter() - start) / steps * 1e3
+        d["bare_batch"] = len(batch[0])
+        d["bare_img_s"] = d["bare_batch"] / d["bare_step_ms"] * 1e3
+        print(f"  net.train_step on one batch of {d['bare_batch']}: {d['bare_step_ms']:.2f} "
+              f"ms a step ({d['bare_img_s']:,.0f} img/s; bf16)", flush=True)
+        del est, net
+        free_memory(self.device)
+
+    def batch_rate(self, batch: int) -> None:
+        X = self.mnist_images()
+        est, _, _ = self.estimator(max_epochs=2, batch_size=batch, precision="bfloat16",
+                                   callbacks=[Probe()])
+        PROBE.reset(self.device, deadline=self.deadline - 5)
+        est.fit(X)
+        epochs = list(PROBE.epoch_s)
+        rate = len(X) / epochs[-1]
+        self.diagnostics.setdefault("batches", {})[batch] = {
+            "train_img_s": rate, "epoch_s": epochs, "final_loss": float(est.loss_curve_[-1])}
+        print(f"  batch {batch}: {rate:,.0f} img/s (epochs "
+              + ", ".join(f"{e:.2f}" for e in epochs) + " s)", flush=True)
+        del est
+        free_memory(self.device)
+
+    def mnist_batch_fit(self) -> None:
+        X_train, X_test, y_train, y_test = self.mnist_data()
+        params = {"max_epochs": 2} if self.quick else {}
+        est = MaskedAutoencoder(random_state=0, device=self.device, batch_size=512, **params)
+        sync(self.device)
+        start = time.perf_counter()
+        est.fit(X_train)
+        sync(self.device)
+        fit_s = time.perf_counter() - start
+        probe = linear_probe(est.transform(X_train), est.transform(X_test), y_train, y_test)
+        self.diagnostics["mnist_512"] = {"fit_s": fit_s, "probe": probe,
+                                         "epochs": len(est.loss_curve_)}
+        print(f"  batch 512: fit {fit_s:.1f} s, probe {probe:.4f}", flush=True)
 
     # ---------------------------------------------------------- MNIST-10k defaults
     def run_mnist(self) -> None:
@@ -856,6 +954,23 @@ class Benchmark:
              for t in self.targets()],
             [("target", "target", "s"), ("goal", "goal", "s"), ("shown", "measured", "s"),
              ("met", "met", "s")])
+        d = self.diagnostics
+        diag = []
+        if "launch_us" in d:
+            diag.append(f"- host cost of one tiny kernel launch (`add_`): {d['launch_us']:.1f} us")
+        if "bare_step_ms" in d:
+            diag.append(f"- `net.train_step` looped on one batch of {d['bare_batch']} (no "
+                        f"loading, no callbacks), bf16: {d['bare_step_ms']:.2f} ms a step, "
+                        f"{d['bare_img_s']:,.0f} img/s")
+        for batch, r in d.get("batches", {}).items():
+            diag.append(f"- eager bf16 at batch {batch}: " + (
+                f"{r['train_img_s']:,.0f} img/s (final loss {r['final_loss']:.4f})"
+                if isinstance(r, dict) else r))
+        if "mnist_512" in d:
+            r = d["mnist_512"]
+            diag.append("- MNIST-10k defaults with `batch_size=512`: " + (
+                f"fit {r['fit_s']:.1f} s ({r['epochs']} epochs), probe {r['probe']:.4f}"
+                if isinstance(r, dict) else r))
         skipped = [s for s in self.sections if s["status"] != "done"]
         sections = "\n".join(f"- {s['section']}: {s['status']}" for s in skipped)
         elapsed = time.perf_counter() - START
@@ -867,6 +982,8 @@ class Benchmark:
             "#### MNIST-10k defaults (`MaskedAutoencoder(random_state=0)`)", "", mnist, "",
             "#### Targets (H200-class GPU, full sizes)", "", targets, "",
         ]
+        if diag:
+            parts += ["#### Where the time goes (diagnostics)", "", "\n".join(diag), ""]
         if skipped:
             parts += ["#### Sections not done", "", sections, ""]
         parts += ["#### How it is measured", "", HOW]
@@ -878,6 +995,7 @@ class Benchmark:
             "elapsed_s": time.perf_counter() - START, "interrupted": self.interrupted,
             "estimator_parameters": {k: k in self.params for k in ("precision", "compile")},
             "checks": self.checks, "throughput": self.throughput, "mnist": self.mnist,
+            "diagnostics": self.diagnostics,
             "targets": self.targets(), "sections": self.sections,
         }
         if self.sections and self.sections[-1]["section"] == "end":
@@ -955,6 +1073,7 @@ def main(argv=None) -> int:
         bench.run_checks()
         bench.run_throughput(28, CONFIGS[:1])  # eager fp32 first: it sizes the estimates
         bench.run_mnist()
+        bench.run_diagnostics()
         bench.run_throughput(28, CONFIGS[1:])
         bench.run_throughput(64, CONFIGS)
         bench.sections.append({"section": "end", "status": "done"})

@@ -72,8 +72,12 @@ def prefetched(batches, device: torch.device):
         return
     pending = None
     for x in batches:
-        if x.device != device:
+        # A batch already on a CUDA card (data kept on the GPU) goes as it is: comparing
+        # devices would tell ``cuda`` from ``cuda:0`` and try to pin a GPU tensor.
+        if x.device.type == "cpu":
             x = x.pin_memory().to(device, non_blocking=True)
+        elif x.device != device:
+            x = x.to(device, non_blocking=True)
         if pending is not None:
             yield pending
         pending = x
@@ -181,6 +185,15 @@ class MaskedAutoencoderNet(NeuralNet):
 
     def initialize(self):
         super().initialize()
+        # skorch pickles the attributes with these prefixes through an unpickler that maps
+        # tensors to the loading machine's device. Two more hold the training device's
+        # tensors: ``module``, the module instance the net was given (the same object as
+        # ``module_``), and the callbacks, whose LR scheduler holds the optimizer. With
+        # them, a model fitted on CUDA unpickles on a CPU-only machine, and the scheduler
+        # keeps driving the net's own optimizer rather than a copy of it.
+        missing = [name for name in ("module", "callbacks")
+                   if name not in self.cuda_dependent_attributes_]
+        self.cuda_dependent_attributes_ = [*self.cuda_dependent_attributes_, *missing]
         # on the training device: masks, shifts and shuffling need no host work or copies
         self.generator_ = torch.Generator(device=self.device).manual_seed(self.seed)
         parameters = inspect.signature(self.module_.training_loss).parameters

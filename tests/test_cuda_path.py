@@ -1,6 +1,7 @@
 """The CUDA path, kept honest on a machine without a GPU: no host syncs in a training
 step, a cap on its operator count, and the CUDA wiring with CUDA patched in."""
 
+import io
 import pickle
 from collections import Counter
 
@@ -109,6 +110,47 @@ def test_the_generator_state_survives_pickling():
     mae.partial_fit(X)
     copy.partial_fit(X)
     np.testing.assert_array_equal(copy.transform(X), mae.transform(X))
+
+
+def test_a_pickle_maps_every_tensor_through_the_device_aware_unpickler():
+    # a model fitted on CUDA must unpickle on a CPU-only machine: every tensor outside
+    # skorch's device-mapped attributes would be restored on its saving device and fail
+    # there (the LR scheduler's optimizer did)
+    X = images()
+    mae = MaskedAutoencoder(max_epochs=1, batch_size=32, random_state=0).fit(X)
+    state = mae.net_.__getstate__()
+    state.pop("__cuda_dependent_attributes__")
+    found = []
+
+    class Finder(pickle.Pickler):
+        def reducer_override(self, obj):
+            if isinstance(obj, torch.Tensor):
+                found.append(obj.device.type)
+            return NotImplemented
+
+    Finder(io.BytesIO()).dump(state)
+    assert found == ["cpu"]  # the generator's state, a CPU byte tensor on every device
+    copy = pickle.loads(pickle.dumps(mae))
+    schedulers = [cb.lr_scheduler_ for _, cb in copy.net_.callbacks_
+                  if getattr(cb, "lr_scheduler_", None) is not None]
+    assert schedulers and all(s.optimizer is copy.net_.optimizer_ for s in schedulers)
+
+
+class _GpuBatch:
+    """Stands for a batch already on ``cuda:0``; pinning it is the error CUDA gives."""
+    device = torch.device("cuda", 0)
+
+    def pin_memory(self):
+        raise RuntimeError("cannot pin 'torch.cuda.FloatTensor'")
+
+    def to(self, device, non_blocking=False):
+        return self
+
+
+def test_batches_already_on_the_gpu_are_neither_pinned_nor_copied():
+    # data kept on the GPU yields batches on cuda:0 while the net's device reads "cuda"
+    batches = [_GpuBatch(), _GpuBatch()]
+    assert list(_net.prefetched(iter(batches), torch.device("cuda"))) == batches
 
 
 def test_bf16_precision_trains_with_float32_losses():

@@ -42,6 +42,7 @@ from ._training import (
     PARTIAL_WARMUP,
     auto_epochs,
     check_callbacks,
+    inference,
     keep_state_on_failure,
     resolve_device,
     steps_per_epoch,
@@ -302,8 +303,11 @@ class _BaseMaskedAutoencoder(BaseEstimator):
             )
         if layout.is_image and training["mask_type"] == "patch":
             patch_grid(layout.sample_shape[1:], self.patch_size)
-        n_batches = math.ceil(n_samples / training["batch_size"])
         device = resolve_device(self.device)
+        if (self.batch_size == "auto" and device.startswith("cuda")
+                and architecture.cuda_batch_size):
+            training["batch_size"] = architecture.cuda_batch_size
+        n_batches = math.ceil(n_samples / training["batch_size"])
         shift = int(self.max_shift * min(layout.sample_shape[1:])) if layout.is_image else 0
         epoch_steps = architecture.epoch_steps
         return {
@@ -391,7 +395,7 @@ class _BaseMaskedAutoencoder(BaseEstimator):
             observed = ~torch.isnan(x)
             yield start, stop, torch.nan_to_num(x), observed
 
-    @torch.inference_mode()
+    @inference
     def score_samples(self, X):
         """Minus the mean squared error of each sample's hidden entries, in input units.
 
@@ -485,7 +489,7 @@ class _BaseMaskedAutoencoder(BaseEstimator):
                 raise TypeError(f"mask must be boolean (True = fill); got dtype {mask.dtype}.")
         return self._fill(X, mask)
 
-    @torch.inference_mode()
+    @inference
     def denoise(self, X):
         """The model's reconstruction of every entry of X, in input units.
 
@@ -514,7 +518,7 @@ class _BaseMaskedAutoencoder(BaseEstimator):
             check_finite_output(out[start:stop], "denoise")
         return out.reshape(X.shape)
 
-    @torch.inference_mode()
+    @inference
     def _fill(self, X, mask: np.ndarray | None = None, out: np.ndarray | None = None):
         """X (float32 stays float32, anything else float64) with its missing and ``mask``-ed
         entries replaced by the reconstruction, written a chunk at a time into ``out``

@@ -81,6 +81,11 @@ def test_cuda_wiring(fake_cuda):
     architecture = mae._resolve_architecture(layout)
     training = mae._resolve_training(architecture, layout, len(X))
     assert (training["device"], training["precision"]) == ("cuda", "bfloat16")
+    assert training["batch_size"] == 512  # the conv's CUDA batch; 128 on the CPU
+    assert MaskedAutoencoder(device="cpu")._resolve_training(
+        architecture, layout, len(X))["batch_size"] == 128
+    assert MaskedAutoencoder(batch_size=64)._resolve_training(
+        architecture, layout, len(X))["batch_size"] == 64
     net = mae._build_net(architecture, layout, training, len(X), seed=0)
     assert net.optimizer__fused is True and net.precision == "bfloat16"
     assert MaskedAutoencoder(precision="float32")._resolve_training(
@@ -100,6 +105,29 @@ def test_cuda_flags_are_set_only_inside_training():
     with _training.fast_cuda_kernels("cpu"):
         assert (torch.backends.cudnn.benchmark,
                 torch.backends.cuda.matmul.allow_tf32) == before
+
+
+def test_inference_runs_in_exact_float32_on_the_nets_device(monkeypatch):
+    # cuDNN's default TF32 convolutions put GPU features 5e-3 from the CPU's
+    before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    with _training.exact_float32("cuda"):
+        assert not (torch.backends.cuda.matmul.allow_tf32 or torch.backends.cudnn.allow_tf32)
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == before
+    X = images()
+    mae = MaskedAutoencoder(max_epochs=1, batch_size=32, random_state=0).fit(X)
+    devices = []
+    real = _training.exact_float32
+
+    def recording(device):
+        devices.append(device)
+        assert torch.is_inference_mode_enabled()
+        return real(device)
+
+    monkeypatch.setattr(_training, "exact_float32", recording)
+    for method in (mae.transform, mae.denoise, mae.score_samples):
+        method(X[:4])
+    mae.inverse_transform(mae.transform(X[:4]))
+    assert devices == [mae.net_.device] * 5
 
 
 def test_the_generator_state_survives_pickling():

@@ -80,7 +80,7 @@ ARCHITECTURES: dict[str, Architecture] = {
     # probe 0.978 against 0.980 (benchmarks/results/gpu.md, diagnostics)
     "conv": Architecture(ConvAutoencoder, images_only=True, noise="mixed",
                          cuda_batch_size=512),
-    "mlp": Architecture(MLPAutoencoder, mask_ratio=0.3, lr=1e-2, batch_size=256,
+    "mlp": Architecture(MLPAutoencoder, mask_ratio=0.2, lr=1e-2, batch_size=256,
                         visible_weight=0.5, auto_steps=150, epoch_steps=25),
     "vit": Architecture(VisionTransformerAutoencoder, mask_ratio=0.75, mask_type="patch",
                         lr=1e-3, batch_size=64, consistency=0.0, uses_patch_size=True),

@@ -42,7 +42,7 @@ class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, _BaseMask
         Base number of channels (conv) or an eighth of the hidden units (mlp).
     mask_ratio : float in [0, 1) or "auto", default="auto"
         Share of the observed entries hidden in training; ``"auto"``: 0.5 (conv),
-        0.3 (mlp), 0.75 (vit).
+        0.2 (mlp), 0.75 (vit).
     mask_type : {"pixel", "patch", "auto"}, default="auto"
         Hide single entries or square ``patch_size`` patches; ``"auto"``: pixels
         (conv, mlp), patches (vit).

@@ -31,7 +31,7 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Base
         Base number of channels (conv) or an eighth of the hidden units (mlp).
     mask_ratio : float in [0, 1) or "auto", default="auto"
         Fraction of each sample hidden during training. ``0`` trains a plain
-        autoencoder. ``"auto"``: 0.5 for the conv model, 0.3 for the mlp (tabular
+        autoencoder. ``"auto"``: 0.5 for the conv model, 0.2 for the mlp (tabular
         rows of a few dozen features keep too little at 0.5), 0.75 for ``"vit"``.
     mask_type : {"pixel", "patch", "auto"}, default="auto"
         Hide single pixels (entries) or square ``patch_size`` patches. Tabular

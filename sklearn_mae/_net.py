@@ -283,6 +283,17 @@ class MaskedAutoencoderNet(NeuralNet):
         return random_affine(x, self.max_shift, self.max_rotation, self.max_zoom,
                              self.generator_, complete=self.complete_data)
 
+    def _set_training(self, training=True):
+        """skorch's mode switch, made only where a module's mode differs. skorch calls it
+        before every step, and ``Module.train`` sets the flag on every submodule through
+        ``Module.__setattr__``: about 0.4 ms a step here, a few percent of a GPU step's
+        host time, spent setting flags that are already set."""
+        for name in self._modules + self._criteria:
+            module = getattr(self, name + "_")
+            if isinstance(module, torch.nn.Module) and any(
+                    m.training != training for m in module.modules()):
+                module.train(training)
+
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
         x, _ = unpack_data(batch)

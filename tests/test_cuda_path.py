@@ -59,6 +59,25 @@ def test_a_training_step_never_waits_for_the_device(params, cap):
     assert sum(ops.values()) <= cap, sum(ops.values())  # a guard on kernel launches
 
 
+def test_a_step_switches_only_the_modules_in_the_wrong_mode(monkeypatch):
+    X = images()
+    mae = MaskedAutoencoder(max_epochs=1, batch_size=32, random_state=0).fit(X)
+    net = mae.net_
+    calls = []
+    real = torch.nn.Module.train
+    monkeypatch.setattr(torch.nn.Module, "train",
+                        lambda self, mode=True: calls.append(mode) or real(self, mode))
+    net.module_.eval()
+    net._set_training(True)
+    assert all(m.training for m in net.module_.modules())
+    calls.clear()
+    net._set_training(True)  # already training: nothing to set
+    assert calls == []
+    next(net.module_.children()).eval()  # one submodule out of step is set again
+    net._set_training(True)
+    assert all(m.training for m in net.module_.modules())
+
+
 def test_data_with_holes_reads_the_vit_token_counts():
     X = images()
     X[0, :4, :4] = np.nan

@@ -33,9 +33,6 @@ class Architecture:
     visible_weight : float
         Weight of the error on the visible entries in the loss, beside the hidden ones'
         weight of 1 (with ``loss_on="masked"``; ReMasker's loss on both).
-    cuda_batch_size : int or None
-        What ``batch_size="auto"`` becomes when training on CUDA, where a small model's
-        step costs the host far more than the GPU; None: ``batch_size`` there too.
     auto_steps : int
         Optimiser steps that ``max_epochs="auto"`` aims for (at least 20 passes).
     epoch_steps : int
@@ -53,7 +50,6 @@ class Architecture:
     mask_type: str = "pixel"
     lr: float = 3e-3
     batch_size: int = 128
-    cuda_batch_size: int | None = None
     consistency: float = 0.04
     noise: str | None = None
     visible_weight: float = 0.0
@@ -76,10 +72,7 @@ class Architecture:
 
 
 ARCHITECTURES: dict[str, Architecture] = {
-    # batch 512 on CUDA: 3.6x the images a second of batch 128 on an H200, MNIST-10k
-    # probe 0.978 against 0.980 (benchmarks/results/gpu.md, diagnostics)
-    "conv": Architecture(ConvAutoencoder, images_only=True, noise="mixed",
-                         cuda_batch_size=512),
+    "conv": Architecture(ConvAutoencoder, images_only=True, noise="mixed"),
     "mlp": Architecture(MLPAutoencoder, mask_ratio=0.2, lr=1e-2, batch_size=256,
                         visible_weight=0.5, auto_steps=150, epoch_steps=25),
     "vit": Architecture(VisionTransformerAutoencoder, mask_ratio=0.75, mask_type="patch",

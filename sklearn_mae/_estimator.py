@@ -304,9 +304,6 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         if layout.is_image and training["mask_type"] == "patch":
             patch_grid(layout.sample_shape[1:], self.patch_size)
         device = resolve_device(self.device)
-        if (self.batch_size == "auto" and device.startswith("cuda")
-                and architecture.cuda_batch_size):
-            training["batch_size"] = architecture.cuda_batch_size
         n_batches = math.ceil(n_samples / training["batch_size"])
         shift = int(self.max_shift * min(layout.sample_shape[1:])) if layout.is_image else 0
         epoch_steps = architecture.epoch_steps

@@ -77,7 +77,7 @@ default="auto"
         for the mlp, whose epochs are at least 25 steps, from several passes if
         the table is small).
     batch_size : int or "auto", default="auto"
-        ``"auto"``: 128 (conv; 512 on CUDA), 256 (mlp), 64 (vit).
+        ``"auto"``: 128 (conv), 256 (mlp), 64 (vit).
     lr : float or "auto", default="auto"
         Peak AdamW learning rate; ``"auto"``: 3e-3 (conv), 1e-2 (mlp), 1e-3 (vit).
     weight_decay : float, default=0.05

@@ -101,9 +101,9 @@ default="auto"
         steps on small data sets (at most 500 epochs). The mlp aims at 150 steps, and
         its epochs are at least 25 steps, drawn from several passes over a small table.
     batch_size : int or "auto", default="auto"
-        Mini-batch size for training. ``"auto"``: 128 for the conv model (512 when
-        training on CUDA, where a step's cost is the host's), 256 for the mlp, 64 for
-        ``"vit"``.
+        Mini-batch size for training. ``"auto"``: 128 for the conv model, 256 for the
+        mlp, 64 for ``"vit"``. On a GPU, larger batches train faster at some cost in
+        quality (see the user guide's GPU page).
     lr : float or "auto", default="auto"
         Peak learning rate of AdamW (linear warm-up, then cosine decay). ``"auto"``:
         3e-3 for the conv model, 1e-2 for the mlp, 1e-3 for ``"vit"``.

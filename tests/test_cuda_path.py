@@ -100,11 +100,7 @@ def test_cuda_wiring(fake_cuda):
     architecture = mae._resolve_architecture(layout)
     training = mae._resolve_training(architecture, layout, len(X))
     assert (training["device"], training["precision"]) == ("cuda", "bfloat16")
-    assert training["batch_size"] == 512  # the conv's CUDA batch; 128 on the CPU
-    assert MaskedAutoencoder(device="cpu")._resolve_training(
-        architecture, layout, len(X))["batch_size"] == 128
-    assert MaskedAutoencoder(batch_size=64)._resolve_training(
-        architecture, layout, len(X))["batch_size"] == 64
+    assert training["batch_size"] == 128  # the CPU's: larger ones cost quality
     net = mae._build_net(architecture, layout, training, len(X), seed=0)
     assert net.optimizer__fused is True and net.precision == "bfloat16"
     assert MaskedAutoencoder(precision="float32")._resolve_training(

@@ -192,7 +192,7 @@ def test_auto_training_params_follow_the_architecture():
                                      "noise": "mixed", "noise_level": 0.2,
                                      "max_rotation": 15.0, "max_zoom": 0.1}
     rows = MaskedAutoencoder(max_epochs=1, random_state=0).fit(X.reshape(len(X), -1)[:, :10])
-    assert rows.architecture_ == "mlp" and rows.training_params_["mask_ratio"] == 0.3
+    assert rows.architecture_ == "mlp" and rows.training_params_["mask_ratio"] == 0.2
     assert rows.training_params_["epoch_steps"] == 25
     assert rows.training_params_["visible_weight"] == 0.5
     mae = vit(mask_type="auto", batch_size="auto").fit(X)

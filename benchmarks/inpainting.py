@@ -228,10 +228,22 @@ def utility_rows(args) -> list[dict]:
     return rows
 
 
+def command_line(args) -> str:
+    """The command that made a table, with the options that change what it measures."""
+    parts = ["python benchmarks/inpainting.py"]
+    if args.tabular_only:
+        parts.append("--tabular-only")
+    else:
+        parts.append(f"--mnist-dir {args.mnist_dir}")
+    if args.no_forest:
+        parts.append("--no-forest")
+    parts.append(f"--threads {args.threads}")
+    return " ".join(parts)
+
+
 def tabular_text(args, table_rows, utility) -> str:
     names = [n for n in tabular_systems(args) if n != "SimpleImputer(mean)"]
-    command = "python benchmarks/inpainting.py --tabular-only" + (
-        " --no-forest" if args.no_forest else "")
+    command = command_line(args)
     return (
         f"### Tabular imputation, RMSE on hidden entries (standardised units)\n\n"
         f"`{command}`; MissForest-style is IterativeImputer(ExtraTreesRegressor("
@@ -289,6 +301,8 @@ def main(argv=None) -> None:
     image_rows = mnist_rows(args)
     text = (
         "### MNIST-10k inpainting" + (" (quick)" if args.quick else "") + "\n\n"
+        + f"`{command_line(args)}`; the imputer fits on training images with 30% of their "
+        "pixels missing, the other systems on complete ones.\n\n"
         + markdown_table(image_rows, [("setting", "hidden", "s"), ("system", "system", "s"),
                                       ("mse", "MSE on hidden pixels", ".4f"),
                                       ("fit_s", "fit s", ".1f"), ("fill_s", "fill s", ".1f"),

@@ -303,8 +303,8 @@ class _BaseMaskedAutoencoder(BaseEstimator):
             )
         if layout.is_image and training["mask_type"] == "patch":
             patch_grid(layout.sample_shape[1:], self.patch_size)
-        device = resolve_device(self.device)
         n_batches = math.ceil(n_samples / training["batch_size"])
+        device = resolve_device(self.device)
         shift = int(self.max_shift * min(layout.sample_shape[1:])) if layout.is_image else 0
         epoch_steps = architecture.epoch_steps
         return {

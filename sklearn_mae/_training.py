@@ -3,8 +3,8 @@
 A fit either completes or changes nothing (``keep_state_on_failure``); a user's Ctrl-C
 propagates while a callback's request to stop ends a normal fit (``user_interrupts``);
 CUDA's speed flags are set for the fit only (``fast_cuda_kernels``) and inference runs
-in exact float32 (``inference``); ``train`` runs the
-net over the data, kept on the device when it fits there.
+in exact float32 (``inference``); ``train`` runs the net over the data, kept on the
+device when it fits there.
 """
 
 from __future__ import annotations
@@ -57,41 +57,39 @@ def keep_state_on_failure(estimator):
 
 
 @contextmanager
-def fast_cuda_kernels(device):
-    """cuDNN autotuning and TF32 matrix products while training on CUDA; the global
-    flags are restored afterwards, so nothing else in the process is affected."""
+def _cuda_backend_flags(device, **values):
+    """Set ``torch.backends`` flags while the block runs, on CUDA only; the global flags
+    are restored afterwards, so nothing else in the process is affected."""
     if torch.device(device).type != "cuda":
         yield
         return
-    flags = (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32,
-             torch.backends.cudnn.allow_tf32)
-    torch.backends.cudnn.benchmark = True
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    owners = {"benchmark": torch.backends.cudnn, "cudnn_tf32": torch.backends.cudnn,
+              "matmul_tf32": torch.backends.cuda.matmul}
+    names = {"benchmark": "benchmark", "cudnn_tf32": "allow_tf32", "matmul_tf32": "allow_tf32"}
+    saved = {key: getattr(owners[key], names[key]) for key in values}
     try:
+        for key, value in values.items():
+            setattr(owners[key], names[key], value)
         yield
     finally:
-        (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32,
-         torch.backends.cudnn.allow_tf32) = flags
+        for key, value in saved.items():
+            setattr(owners[key], names[key], value)
 
 
-@contextmanager
+def fast_cuda_kernels(device):
+    """cuDNN autotuning and TF32 convolutions and matrix products while training on CUDA."""
+    return _cuda_backend_flags(device, benchmark=True, cudnn_tf32=True, matmul_tf32=True)
+
+
 def exact_float32(device):
     """Full float32 convolutions and matrix products on CUDA while the block runs.
 
     PyTorch lets cuDNN convolutions use TF32 by default (about three significant digits),
     which put features computed on a GPU up to 5e-3 away from the CPU's on 3x64x64
     images; inference is cheap next to training, so it runs in full float32 and a model
-    gives the same features on either device. The global flags are restored afterwards.
+    gives the same features on either device.
     """
-    if torch.device(device).type != "cuda":
-        yield
-        return
-    flags = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
+    return _cuda_backend_flags(device, cudnn_tf32=False, matmul_tf32=False)
 
 
 def inference(method):

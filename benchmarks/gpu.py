@@ -740,39 +740,35 @@ class Benchmark:
                      on_fail=lambda exc: self.diagnostics.update(
                          mnist_512=f"failed: {describe(exc)}"))
 
+    def seconds_per_call(self, fn, calls: int, warmup: int) -> float:
+        """Mean seconds of ``fn()`` over ``calls`` calls after ``warmup`` ones, the device
+        synchronised before and after."""
+        for _ in range(warmup):
+            fn()
+        sync(self.device)
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        sync(self.device)
+        return (time.perf_counter() - start) / calls
+
     def bare_steps(self) -> None:
         d = self.diagnostics
         x = torch.zeros(1, device=self.device)
-        for _ in range(100):
-            x.add_(1)
-        sync(self.device)
-        start = time.perf_counter()
-        for _ in range(2000):
-            x.add_(1)
-        sync(self.device)
-        d["launch_us"] = (time.perf_counter() - start) / 2000 * 1e6
+        d["launch_us"] = self.seconds_per_call(lambda: x.add_(1), 2000, warmup=100) * 1e6
         print(f"  one tiny kernel (add_) costs the host {d['launch_us']:.1f} us", flush=True)
         X = self.split()[0][: 1024 if self.quick else 8192]
         est, _, _ = self.estimator(max_epochs=1, precision="bfloat16")
         est.fit(X)
-        net = est.net_
         rows = ScaledRows(ArraySource(X, est.layout_), est.scaler_)
-        batch = next(iter(net.get_iterator(rows, training=True)))
-        steps = 10 if self.quick else 100
-        for _ in range(5):
-            net.train_step(batch)
-        sync(self.device)
-        start = time.perf_counter()
-        for _ in range(steps):
-            net.train_step(batch)
-        sync(self.device)
-        d["bare_step_ms"] = (time.perf_counter() - start) / steps * 1e3
+        batch = next(iter(est.net_.get_iterator(rows, training=True)))
+        d["bare_step_ms"] = self.seconds_per_call(lambda: est.net_.train_step(batch),
+                                                  10 if self.quick else 100, warmup=5) * 1e3
         d["bare_batch"] = len(batch[0])
         d["bare_img_s"] = d["bare_batch"] / d["bare_step_ms"] * 1e3
         print(f"  net.train_step on one batch of {d['bare_batch']}: {d['bare_step_ms']:.2f} "
               f"ms a step ({d['bare_img_s']:,.0f} img/s; bf16)", flush=True)
-        del est, net
-        free_memory(self.device)
+        # the model goes with this frame; section() then frees the device's cache
 
     def batch_rate(self, batch: int) -> None:
         X = self.mnist_images()

@@ -63,17 +63,17 @@ def _cuda_backend_flags(device, **values):
     if torch.device(device).type != "cuda":
         yield
         return
-    owners = {"benchmark": torch.backends.cudnn, "cudnn_tf32": torch.backends.cudnn,
-              "matmul_tf32": torch.backends.cuda.matmul}
-    names = {"benchmark": "benchmark", "cudnn_tf32": "allow_tf32", "matmul_tf32": "allow_tf32"}
-    saved = {key: getattr(owners[key], names[key]) for key in values}
+    flags = {"benchmark": (torch.backends.cudnn, "benchmark"),
+             "cudnn_tf32": (torch.backends.cudnn, "allow_tf32"),
+             "matmul_tf32": (torch.backends.cuda.matmul, "allow_tf32")}
+    saved = {key: getattr(*flags[key]) for key in values}
     try:
         for key, value in values.items():
-            setattr(owners[key], names[key], value)
+            setattr(*flags[key], value)
         yield
     finally:
         for key, value in saved.items():
-            setattr(owners[key], names[key], value)
+            setattr(*flags[key], value)
 
 
 def fast_cuda_kernels(device):

@@ -28,7 +28,7 @@ class Architecture:
     ----------
     module : subclass of MaskedAutoencoderModule
         Built as ``module(sample_shape, latent_dim=..., width=..., **module_params)``.
-    mask_ratio, mask_type, lr, batch_size, consistency, noise
+    latent_dim, mask_ratio, mask_type, lr, batch_size, consistency, noise
         The values of the estimator's ``"auto"`` settings.
     visible_weight : float
         Weight of the error on the visible entries in the loss, beside the hidden ones'
@@ -46,6 +46,7 @@ class Architecture:
     """
 
     module: type
+    latent_dim: int = 128
     mask_ratio: float = 0.5
     mask_type: str = "pixel"
     lr: float = 3e-3
@@ -72,7 +73,7 @@ class Architecture:
 
 
 ARCHITECTURES: dict[str, Architecture] = {
-    "conv": Architecture(ConvAutoencoder, images_only=True, noise="mixed"),
+    "conv": Architecture(ConvAutoencoder, latent_dim=512, images_only=True, noise="mixed"),
     "mlp": Architecture(MLPAutoencoder, mask_ratio=0.2, lr=1e-2, batch_size=256,
                         visible_weight=0.5, auto_steps=150, epoch_steps=25),
     "vit": Architecture(VisionTransformerAutoencoder, mask_ratio=0.75, mask_type="patch",

@@ -13,7 +13,8 @@ registry). It implements
   objective of one training batch; by default the mean squared error of ``forward`` on
   the ``scored`` entries. ``clean``, when given, is the target: ``x`` is then a corrupted
   copy (a denoising autoencoder). Override it for another objective (the vit predicts
-  normalised patches, the conv model adds a detail head).
+  normalised patches, the conv model adds a detail head). ``z`` is what the two-view
+  loss compares: the latent, or a projection of it (the conv model's).
   ``mask``, a :class:`FixedMask` or None, says when every sample hides the same number of
   grid patches and nothing else is missing, so a module can size its work without
   reading counts back from the device.

@@ -71,7 +71,7 @@ class _BaseMaskedAutoencoder(BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        "latent_dim": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "width": [Interval(Integral, 1, None, closed="left")],
         "mask_ratio": [Interval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
         "mask_type": [StrOptions({"pixel", "patch", "auto"})],
@@ -102,7 +102,7 @@ class _BaseMaskedAutoencoder(BaseEstimator):
     def __init__(
         self,
         *,
-        latent_dim: int = 128,
+        latent_dim: int | str = "auto",
         width: int = 16,
         mask_ratio: float | str = "auto",
         mask_type: str = "auto",
@@ -289,7 +289,7 @@ class _BaseMaskedAutoencoder(BaseEstimator):
     def _resolve_training(self, architecture: Architecture, layout: Layout,
                           n_samples: int) -> dict:
         """Every training setting as used: each ``"auto"`` resolved, here and nowhere else."""
-        chosen = {"mask_ratio": self.mask_ratio, "mask_type": self.mask_type, "lr": self.lr,
+        chosen = {"latent_dim": self.latent_dim, "mask_ratio": self.mask_ratio, "mask_type": self.mask_type, "lr": self.lr,
                   "batch_size": self.batch_size, "consistency": self.consistency,
                   "noise": self.noise}
         training = {key: getattr(architecture, key)
@@ -327,11 +327,13 @@ class _BaseMaskedAutoencoder(BaseEstimator):
     def _build_net(self, architecture: Architecture, layout: Layout, training: dict,
                    n_samples: int, seed: int) -> MaskedAutoencoderNet:
         module_params = dict(self.module_params or {})
+        latent_dim = self.latent_dim if self.latent_dim != "auto" else \
+            training.get("latent_dim", architecture.latent_dim)
         if architecture.uses_patch_size:
             module_params.setdefault("patch_size", training["patch_size"])
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            module = architecture.build(layout.sample_shape, self.latent_dim, self.width,
+            module = architecture.build(layout.sample_shape, latent_dim, self.width,
                                         module_params)
         # settings saved before they existed read as their old behaviour
         epoch_steps = steps_per_epoch(math.ceil(n_samples / training["batch_size"]),

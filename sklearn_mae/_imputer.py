@@ -36,8 +36,8 @@ class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, _BaseMask
     add_indicator : bool, default=False
         Append a :class:`~sklearn.impute.MissingIndicator` of the features that
         had missing values during fit.
-    latent_dim : int, default=128
-        Size of the network's latent vector.
+    latent_dim : int or "auto", default="auto"
+        Size of the network's latent vector; ``"auto"``: 512 (conv), 128 (mlp, vit).
     width : int, default=16
         Base number of channels (conv) or an eighth of the hidden units (mlp).
     mask_ratio : float in [0, 1) or "auto", default="auto"
@@ -139,7 +139,7 @@ default="auto"
         *,
         missing_values=np.nan,
         add_indicator: bool = False,
-        latent_dim: int = 128,
+        latent_dim: int | str = "auto",
         width: int = 16,
         mask_ratio: float | str = "auto",
         mask_type: str = "auto",

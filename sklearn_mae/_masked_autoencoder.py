@@ -25,8 +25,10 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Base
 
     Parameters
     ----------
-    latent_dim : int, default=128
-        Size of the latent vector returned by ``transform``.
+    latent_dim : int or "auto", default="auto"
+        Size of the latent vector returned by ``transform``. ``"auto"``: 512 for the
+        conv model, whose latent is a sparse non-negative code (about a third of it
+        non-zero), 128 for the mlp and ``"vit"``.
     width : int, default=16
         Base number of channels (conv) or an eighth of the hidden units (mlp).
     mask_ratio : float in [0, 1) or "auto", default="auto"

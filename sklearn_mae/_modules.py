@@ -31,12 +31,21 @@ def upsample_block(c_in: int, c_out: int) -> nn.Sequential:
 
 
 class ConvAutoencoder(MaskedAutoencoderModule):
-    """Strided convs to a normalised linear bottleneck; a sub-pixel conv decoder; a
+    """Strided convs to a sparse non-negative code; a sub-pixel conv decoder; a
     full-resolution detail head.
 
     Strided convs reduce the image to a ``H/4 x W/4`` grid (``H/2 x W/2`` for images
-    under 16 pixels), and a linear layer gives the latent. The latent is L2-normalised
-    and scaled by ``sqrt(latent_dim)``: features on a sphere cluster better with KMeans.
+    under 16 pixels), and a linear layer to ``8 * width`` values, L2-normalised and scaled
+    by their square root. The latent is a code of that: a linear map to ``latent_dim``
+    values, batch-normalised and rectified (``ReLU(BN(W z))``), so it is non-negative and
+    sparse (about a third of it is non-zero). The decoder reads the code, and the two-view
+    loss compares linear projections of it (:meth:`training_loss`). This is the first layer
+    of a VICReg projector (Bardes et al., 2022) moved into the model: read there, the
+    features of a linear bottleneck cluster far better with KMeans than the bottleneck
+    itself (NMI 0.89 against 0.75 on MNIST-10k), and decoding from it keeps that (0.88)
+    while ``inverse_transform`` stays the decoder of what ``transform`` gives.
+    ``sparse_code=False`` (through the estimator's ``module_params``) makes the latent the
+    normalised linear bottleneck itself, of ``latent_dim`` values, compared directly.
     Images are min-max scaled to [0, 1] by the estimator, so the decoder ends in a
     sigmoid. Works for any ``(C, H, W)``: odd sides are rounded up by the strided convs
     and the output is cropped back to ``H x W``.
@@ -56,7 +65,7 @@ class ConvAutoencoder(MaskedAutoencoderModule):
     """
 
     def __init__(self, sample_shape: tuple[int, int, int], latent_dim: int, width: int,
-                 detail: bool = True):
+                 detail: bool = True, sparse_code: bool = True):
         super().__init__(sample_shape, latent_dim, width)
         channels, height, width_px = sample_shape
         # images of 16 pixels or more are halved by the first conv already (cheap on the
@@ -69,8 +78,13 @@ class ConvAutoencoder(MaskedAutoencoderModule):
             conv_block(width, width),
             conv_block(width, 2 * width, stride=2),
             nn.Flatten(),
-            nn.Linear(n_grid, latent_dim),
+            nn.Linear(n_grid, 8 * width if sparse_code else latent_dim),
         )
+        # the code and the two-view loss's projection of it (None: the bottleneck is the
+        # latent, compared as it is)
+        self.code = nn.Sequential(nn.Linear(8 * width, latent_dim), nn.BatchNorm1d(latent_dim),
+                                  nn.ReLU()) if sparse_code else None
+        self.projector = nn.Linear(latent_dim, latent_dim) if sparse_code else None
         self.expand = nn.Sequential(nn.Linear(latent_dim, n_grid), nn.GELU())
         self.decoder = nn.Sequential(
             upsample_block(2 * width, width),
@@ -96,7 +110,8 @@ class ConvAutoencoder(MaskedAutoencoderModule):
     def encode(self, x: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
         inputs = masked_input(x, visible, dim=1)
         z = self.encoder(inputs.contiguous(memory_format=torch.channels_last))
-        return nn.functional.normalize(z, dim=1) * math.sqrt(self.latent_dim)
+        z = nn.functional.normalize(z, dim=1) * math.sqrt(z.shape[1])
+        return z if self.code is None else self.code(z)
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         grid = self.expand(z).view(-1, 2 * self.width, *self.grid)
@@ -136,7 +151,8 @@ class ConvAutoencoder(MaskedAutoencoderModule):
     def training_loss(self, x: torch.Tensor, visible: torch.Tensor, scored: torch.Tensor,
                       mask: FixedMask | None = None, clean: torch.Tensor | None = None):
         """The decoder's masked MSE on ``scored``, plus the detail head's on ``scored``
-        and, separately weighted, on the visible entries."""
+        and, separately weighted, on the visible entries; and what the two-view loss
+        compares (the code's projection, or the bottleneck)."""
         target = x if clean is None else clean
         z = self.encode(x, visible)
         logits = self.decode_logits(z)
@@ -144,7 +160,7 @@ class ConvAutoencoder(MaskedAutoencoderModule):
         if self.detail is not None:  # trained on its own: the features learn as without it
             refined = self.refine(x, visible, logits.detach())
             loss = loss + masked_mse(refined, target, scored) + masked_mse(refined, target, visible)
-        return loss, z
+        return loss, z if self.projector is None else self.projector(z)
 
 
 class LinearPlusMLP(nn.Module):

@@ -92,7 +92,8 @@ def test_the_two_estimators_take_the_same_parameters():
 def test_training_params_hold_every_setting_as_used(X):
     mae = MaskedAutoencoder(latent_dim=4, width=2, random_state=0).fit(X)  # all "auto"
     params = mae.training_params_
-    assert params == {"mask_ratio": 0.5, "mask_type": "pixel", "patch_size": 4, "lr": 3e-3,
+    assert params == {"latent_dim": 4, "mask_ratio": 0.5, "mask_type": "pixel", "patch_size": 4,
+                      "lr": 3e-3,
                       "batch_size": 128, "max_epochs": 500, "consistency": 0.04,
                       "max_shift": 0, "device": "cpu", "precision": "float32",
                       "lr_schedule": "warmup-cosine", "epoch_steps": 1,

@@ -184,7 +184,9 @@ def test_cuda_fit_matches_shapes():
 def test_auto_training_params_follow_the_architecture():
     X = images(shape=(1, 8, 8))
     conv = MaskedAutoencoder(max_epochs=1, random_state=0).fit(X)
-    assert conv.training_params_ == {"mask_ratio": 0.5, "mask_type": "pixel", "lr": 3e-3,
+    assert conv.transform(X[:3]).shape == (3, 512)
+    assert conv.training_params_ == {"latent_dim": 512, "mask_ratio": 0.5, "mask_type": "pixel",
+                                     "lr": 3e-3,
                                      "batch_size": 128, "consistency": 0.04, "patch_size": 4,
                                      "max_epochs": 1, "max_shift": 0, "device": "cpu",
                                      "precision": "float32", "lr_schedule": "warmup-cosine",
@@ -193,10 +195,12 @@ def test_auto_training_params_follow_the_architecture():
                                      "max_rotation": 15.0, "max_zoom": 0.1}
     rows = MaskedAutoencoder(max_epochs=1, random_state=0).fit(X.reshape(len(X), -1)[:, :10])
     assert rows.architecture_ == "mlp" and rows.training_params_["mask_ratio"] == 0.2
+    assert rows.training_params_["latent_dim"] == 128
     assert rows.training_params_["epoch_steps"] == 25
     assert rows.training_params_["visible_weight"] == 0.5
     mae = vit(mask_type="auto", batch_size="auto").fit(X)
-    assert mae.training_params_ == {"mask_ratio": 0.75, "mask_type": "patch", "lr": 1e-3,
+    assert mae.training_params_ == {"latent_dim": 4, "mask_ratio": 0.75, "mask_type": "patch",
+                                    "lr": 1e-3,
                                     "batch_size": 64, "consistency": 0.0, "patch_size": 4,
                                     "max_epochs": 2, "max_shift": 0, "device": "cpu",
                                      "precision": "float32", "lr_schedule": "warmup-cosine",
@@ -207,7 +211,8 @@ def test_auto_training_params_follow_the_architecture():
     assert (net.mask_ratio, net.mask_type, net.lr, net.batch_size, net.consistency) == (
         0.75, "patch", 1e-3, 64, 0.0)
     explicit = vit(mask_ratio=0.5, mask_type="pixel", lr=2e-3, consistency=0.1).fit(X)
-    assert explicit.training_params_ == {"mask_ratio": 0.5, "mask_type": "pixel", "lr": 2e-3,
+    assert explicit.training_params_ == {"latent_dim": 4, "mask_ratio": 0.5, "mask_type": "pixel",
+                                         "lr": 2e-3,
                                          "batch_size": 16, "consistency": 0.1, "patch_size": 4,
                                          "max_epochs": 2, "max_shift": 0, "device": "cpu",
                                      "precision": "float32", "lr_schedule": "warmup-cosine",

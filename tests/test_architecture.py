@@ -19,6 +19,7 @@ from sklearn_mae import (
     MaskedAutoencoderModule,
 )
 from sklearn_mae._architectures import ARCHITECTURES
+from sklearn_mae._modules import ConvAutoencoder
 from sklearn_mae._net import warmup_cosine
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sklearn_mae"
@@ -215,3 +216,21 @@ def test_visible_weighted_loss_averages_each_group():
     loss = masked_mse(pred, target, visible_weighted(hidden, visible, 0.5))
     mse_hidden, mse_visible = (1 + 1) / 2, (4 + 0 + 9 + 0 + 1 + 0) / 6
     assert float(loss) == pytest.approx((mse_hidden + 0.5 * mse_visible) / 1.5)
+
+
+def test_the_conv_latent_is_a_sparse_code_that_the_decoder_reads():
+    module = ConvAutoencoder((1, 16, 16), latent_dim=32, width=4).eval()
+    x = torch.rand(6, 1, 16, 16)
+    visible = torch.ones_like(x, dtype=torch.bool)
+    code = module.encode(x, visible)
+    assert code.shape == (6, 32) and bool((code >= 0).all())
+    assert module.decode(code).shape == x.shape
+    # the two-view loss compares a linear projection of the code, not the code itself
+    _, compared = module.train().training_loss(x, visible, ~visible)
+    assert compared.shape == (6, 32)
+    assert torch.allclose(compared, module.projector(module.encode(x, visible)))
+    # sparse_code=False: the normalised linear bottleneck is the latent, compared as it is
+    plain = ConvAutoencoder((1, 16, 16), latent_dim=32, width=4, sparse_code=False)
+    assert plain.code is None and plain.projector is None
+    z = plain.encode(x, visible)
+    assert torch.allclose(z.norm(dim=1), torch.full((6,), math.sqrt(32)))

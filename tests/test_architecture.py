@@ -224,6 +224,7 @@ def test_the_conv_latent_is_a_sparse_code_that_the_decoder_reads():
     visible = torch.ones_like(x, dtype=torch.bool)
     code = module.encode(x, visible)
     assert code.shape == (6, 32) and bool((code >= 0).all())
+    assert torch.allclose(code.norm(dim=1), torch.full((6,), math.sqrt(32)))
     assert module.decode(code).shape == x.shape
     # the two-view loss compares a linear projection of the code, not the code itself
     _, compared = module.train().training_loss(x, visible, ~visible)

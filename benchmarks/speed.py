@@ -119,7 +119,8 @@ def main(argv=None) -> None:
         # the very module the estimator starts from: same class, same seeded initial weights
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(est.net_.seed)
-            module = type(est.net_.module_)(est.layout_.sample_shape, est.latent_dim, est.width)
+            module = type(est.net_.module_)(est.layout_.sample_shape, est.net_.module_.latent_dim,
+                                             est.width)
         loop_times.append(plain_loop(module, data, epochs=epochs, batch_size=est.net_.batch_size,
                                      lr=est.net_.lr, weight_decay=est.weight_decay, est=est))
     # run-to-run noise on a shared 2-core machine exceeds the overhead: compare each fit

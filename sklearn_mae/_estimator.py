@@ -289,9 +289,9 @@ class _BaseMaskedAutoencoder(BaseEstimator):
     def _resolve_training(self, architecture: Architecture, layout: Layout,
                           n_samples: int) -> dict:
         """Every training setting as used: each ``"auto"`` resolved, here and nowhere else."""
-        chosen = {"latent_dim": self.latent_dim, "mask_ratio": self.mask_ratio, "mask_type": self.mask_type, "lr": self.lr,
-                  "batch_size": self.batch_size, "consistency": self.consistency,
-                  "noise": self.noise}
+        chosen = {"latent_dim": self.latent_dim, "mask_ratio": self.mask_ratio,
+                  "mask_type": self.mask_type, "lr": self.lr, "batch_size": self.batch_size,
+                  "consistency": self.consistency, "noise": self.noise}
         training = {key: getattr(architecture, key)
                     if isinstance(value, str) and value == "auto" else value
                     for key, value in chosen.items()}

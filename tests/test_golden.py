@@ -3,9 +3,9 @@
 Refactors must not change results. ``loss_curve_`` and the outputs of a few small fits
 (conv on digits, the two-view conv on 16x16 images, the conv with its earlier linear
 latent, the mlp on a table, the vit, the imputer) are compared with values recorded by
-running this file as a script (``python tests/test_golden.py``) with one torch thread. The tolerance only absorbs
-float32 rounding between CPUs; a change in how weights, masks or batches are drawn
-moves the numbers by far more.
+running this file as a script (``python tests/test_golden.py``) with one torch thread.
+The tolerance only absorbs float32 rounding between CPUs; a change in how weights, masks
+or batches are drawn moves the numbers by far more.
 """
 
 from pathlib import Path

@@ -327,6 +327,9 @@ class _BaseMaskedAutoencoder(BaseEstimator):
     def _build_net(self, architecture: Architecture, layout: Layout, training: dict,
                    n_samples: int, seed: int) -> MaskedAutoencoderNet:
         module_params = dict(self.module_params or {})
+        # an explicit size is built as given (so a saved file whose weights do not fit its
+        # params is refused); "auto" as resolved for this fit, or by the architecture for
+        # settings saved before the latent size was recorded
         latent_dim = self.latent_dim if self.latent_dim != "auto" else \
             training.get("latent_dim", architecture.latent_dim)
         if architecture.uses_patch_size:

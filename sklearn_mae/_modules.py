@@ -12,6 +12,12 @@ from ._base import FixedMask, MaskedAutoencoderModule, masked_input, masked_mse
 DETAIL_GAIN = 4.0  # output scale of the detail head
 
 
+def on_sphere(v: torch.Tensor) -> torch.Tensor:
+    """Rows of ``v`` L2-normalised and scaled by the square root of their length, so that
+    an entry is about 1 in size whatever the width."""
+    return nn.functional.normalize(v, dim=1) * math.sqrt(v.shape[1])
+
+
 def conv_block(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
@@ -112,13 +118,12 @@ class ConvAutoencoder(MaskedAutoencoderModule):
     def encode(self, x: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
         inputs = masked_input(x, visible, dim=1)
         z = self.encoder(inputs.contiguous(memory_format=torch.channels_last))
-        z = nn.functional.normalize(z, dim=1) * math.sqrt(z.shape[1])
+        z = on_sphere(z)
         if self.code is None:
             return z
         # on the sphere too: a code's length varied with the stroke, and KMeans made a cluster
         # of the short ones
-        code = self.code(z)
-        return nn.functional.normalize(code, dim=1) * math.sqrt(code.shape[1])
+        return on_sphere(self.code(z))
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         grid = self.expand(z).view(-1, 2 * self.width, *self.grid)

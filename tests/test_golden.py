@@ -4,8 +4,10 @@ Refactors must not change results. ``loss_curve_`` and the outputs of a few smal
 (conv on digits, the two-view conv on 16x16 images, the conv with its earlier linear
 latent, the mlp on a table, the vit, the imputer) are compared with values recorded by
 running this file as a script (``python tests/test_golden.py``) with one torch thread.
-The tolerance only absorbs float32 rounding between CPUs; a change in how weights, masks
-or batches are drawn moves the numbers by far more.
+The tolerance only absorbs float32 rounding between CPUs (the conv code's entries near
+zero differed by up to 3e-4 between two x86 CPUs); a change in how weights, masks or
+batches are drawn moves the numbers by far more (a changed decoder moved the two-view
+conv's outputs by 0.04 on average, 0.4 at most).
 """
 
 from pathlib import Path
@@ -29,7 +31,7 @@ def _cases():
     return {
         "conv": (MaskedAutoencoder(max_epochs=2, random_state=0), digits, "transform"),
         "conv2view": (MaskedAutoencoder(max_epochs=1, random_state=0), big, "transform"),
-        # the conv model before its sparse code: the outputs recorded for it then
+        # the conv model with its earlier latent, a normalised linear bottleneck
         "conv_linear": (MaskedAutoencoder(max_epochs=2, random_state=0, latent_dim=128,
                                           module_params={"sparse_code": False}),
                         digits, "transform"),
@@ -52,7 +54,8 @@ def golden_outputs(name: str) -> dict:
 def test_outputs_match_the_recorded_ones(name):
     recorded = np.load(GOLDEN)
     for key, value in golden_outputs(name).items():
-        np.testing.assert_allclose(value, recorded[key], rtol=1e-4, atol=1e-5, err_msg=key)
+        atol = 1e-3 if key.endswith("_out") else 1e-5
+        np.testing.assert_allclose(value, recorded[key], rtol=1e-4, atol=atol, err_msg=key)
 
 
 if __name__ == "__main__":

@@ -84,6 +84,13 @@ class MaskedAutoencoderModule(nn.Module):
         """Reconstructions shaped ``(n, *sample_shape)`` from latent vectors ``z``."""
         raise NotImplementedError
 
+    def prepare(self, x: torch.Tensor) -> None:
+        """Learn what the module needs from the data before training (nothing, here).
+
+        Called once before the first step of a fit with up to a few thousand of the scaled
+        training samples, drawn at random, NaN where missing (the mlp fits its Gaussian).
+        """
+
     def forward(self, x: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
         """``decode(encode(x, visible))``: the reconstruction of every entry."""
         return self.decode(self.encode(x, visible))

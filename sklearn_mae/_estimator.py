@@ -44,6 +44,7 @@ from ._training import (
     check_callbacks,
     inference,
     keep_state_on_failure,
+    prepare_module,
     resolve_device,
     steps_per_epoch,
     train,
@@ -233,6 +234,7 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         net = self._build_net(architecture, layout, training, len(X), seed)
         net.complete_data = not source.seen_missing.any()
+        prepare_module(net.module, source, scaler, seed)
         train(net, source, scaler)
 
         self.layout_ = layout
@@ -258,6 +260,7 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         self.net_ = self._build_net(architecture, layout, training, len(X), seed).initialize()
         self.net_.complete_data = not source.seen_missing.any()
+        prepare_module(self.net_.module_, source, self.scaler_, seed)
         self.layout_ = layout
         self.architecture_ = architecture.name
         self.training_params_ = training

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ._base import FixedMask, MaskedAutoencoderModule, masked_input, masked_mse
+from ._gaussian import MAX_FEATURES, conditional_mean, fit_gaussian
 
 DETAIL_GAIN = 4.0  # output scale of the detail head
 
@@ -207,23 +208,88 @@ class LinearPlusMLP(nn.Module):
 
 
 class MLPAutoencoder(MaskedAutoencoderModule):
-    """Fully connected autoencoder for tabular rows (or flattened images).
+    """Fully connected autoencoder for tabular rows (or flattened images), on top of a
+    Gaussian of the table.
 
     Encoder and decoder are each a linear map plus a one-hidden-layer MLP of ``8 * width``
     units with LayerNorm (:class:`LinearPlusMLP`).
+
+    For tables of up to 64 columns the module also holds a multivariate Gaussian of the
+    scaled rows, fitted with their missing entries by EM before training (:meth:`prepare`,
+    ``sklearn_mae._gaussian``). The encoder reads each row with its hidden entries filled by
+    their conditional mean given the visible ones (not zeros), beside the visibility mask;
+    ``forward`` (used to impute, inpaint and score) predicts a hidden entry as a learnt
+    per-feature blend of the decoder's value and that conditional mean. The loss is the
+    decoder's error plus the blend's, so ``decode`` stays a reconstruction of its own for
+    ``inverse_transform``. Over 18 settings of three tables and three missingness
+    mechanisms this took the imputer from 7 to 18 wins over the best of KNNImputer,
+    IterativeImputer and a MissForest-style imputer (``benchmarks/results/defaults.md``).
+    ``gaussian=False`` (through the estimator's ``module_params``) leaves it out, as do
+    wider inputs (the conditional costs ``O(d^3)`` a row).
     """
 
-    def __init__(self, sample_shape: tuple[int, ...], latent_dim: int, width: int):
+    def __init__(self, sample_shape: tuple[int, ...], latent_dim: int, width: int,
+                 gaussian: bool = True):
         super().__init__(sample_shape, latent_dim, width)
         n_features = math.prod(sample_shape)
         hidden = 8 * width
         self.encoder = LinearPlusMLP(2 * n_features, hidden, latent_dim)
         self.decoder = LinearPlusMLP(latent_dim, hidden, n_features)
+        self.gaussian = gaussian and n_features <= MAX_FEATURES
+        if self.gaussian:  # N(0, I) until prepared: the conditional mean is then 0, as
+            self.register_buffer("gaussian_mean", torch.zeros(n_features))  # zero-filling
+            self.register_buffer("gaussian_cov", torch.eye(n_features))
+            self.gate = nn.Parameter(torch.zeros(n_features))  # sigmoid: the decoder's share
+
+    def prepare(self, x: torch.Tensor) -> None:
+        """Fit the Gaussian (by EM, NaN as missing) to the scaled samples ``x``."""
+        if self.gaussian:
+            mean, cov = fit_gaussian(x.flatten(1))
+            self.gaussian_mean.copy_(mean)
+            self.gaussian_cov.copy_(cov)
+
+    def _filled(self, flat: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+        """Rows with hidden entries set to their conditional mean (zero without the
+        Gaussian); no gradient flows to the Gaussian, fitted once."""
+        if not self.gaussian:
+            return flat * visible.to(flat.dtype)
+        with torch.no_grad(), torch.autocast(flat.device.type, enabled=False):
+            return conditional_mean(flat.float(), visible, self.gaussian_mean,
+                                    self.gaussian_cov).to(flat.dtype)
+
+    def _encode(self, x: torch.Tensor, visible: torch.Tensor):
+        """``(z, guess)``: the latent, and the rows as the encoder read them."""
+        flat, seen = x.flatten(1), visible.expand_as(x).flatten(1)
+        guess = self._filled(flat, seen)
+        return self.encoder(torch.cat([guess, seen.to(flat.dtype)], dim=1)), guess
 
     def encode(self, x: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
-        flat = x.flatten(1)
-        return self.encoder(masked_input(flat, visible.expand_as(x).flatten(1), dim=1))
+        return self._encode(x, visible)[0]
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z).view(-1, *self.sample_shape)
 
+    def _blend(self, visible: torch.Tensor, guess: torch.Tensor, decoded: torch.Tensor):
+        """The decoder's value where visible; where hidden, its blend with the conditional
+        mean in ``guess``."""
+        if not self.gaussian:
+            return decoded
+        own = decoded.flatten(1)
+        blended = guess + torch.sigmoid(self.gate) * (own - guess)
+        return torch.where(visible.expand_as(decoded).flatten(1), own,
+                           blended).view_as(decoded)
+
+    def forward(self, x: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+        z, guess = self._encode(x, visible)
+        return self._blend(visible, guess, self.decode(z))
+
+    def training_loss(self, x: torch.Tensor, visible: torch.Tensor, scored: torch.Tensor,
+                      mask: FixedMask | None = None, clean: torch.Tensor | None = None):
+        """The decoder's masked MSE on ``scored``, plus the blend's (with the Gaussian)."""
+        target = x if clean is None else clean
+        z, guess = self._encode(x, visible)
+        decoded = self.decode(z)
+        loss = masked_mse(decoded, target, scored)
+        if self.gaussian:
+            loss = loss + masked_mse(self._blend(visible, guess, decoded), target, scored)
+        return loss, z

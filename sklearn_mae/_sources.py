@@ -147,6 +147,17 @@ class DeviceRows(torch.utils.data.Dataset):
             yield self.tensor.index_select(0, index)
 
 
+def sample_rows(source: ArraySource, n_rows: int, seed: int) -> np.ndarray:
+    """Up to ``n_rows`` samples from rows drawn at random without replacement, in file
+    order; X on disk is read in runs of consecutive rows (slices, as h5py reads best)."""
+    n = len(source)
+    rows = np.sort(np.random.default_rng(seed).choice(n, size=min(n, n_rows), replace=False))
+    if not source.on_disk:
+        return source.read(rows)
+    runs = np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1)
+    return np.concatenate([source.read(slice(run[0], run[-1] + 1)) for run in runs])
+
+
 def fits_on_device(n_bytes: int, device) -> bool:
     """Whether ``n_bytes`` of training data should live on a CUDA device: under a quarter
     of its free memory, leaving the rest to the network."""

@@ -19,12 +19,14 @@ from functools import partial
 import torch
 from skorch.callbacks import Callback
 
+from ._base import MaskedAutoencoderModule
 from ._inputs import Scaler
 from ._net import MaskedAutoencoderNet, warmup_constant
-from ._sources import ArraySource, DeviceRows, ScaledRows, fits_on_device
+from ._sources import ArraySource, DeviceRows, ScaledRows, fits_on_device, sample_rows
 
 AUTO_EPOCHS_MIN, AUTO_EPOCHS_MAX = 20, 500  # passes at least, epochs at most
 PARTIAL_WARMUP = 100  # optimiser steps of linear warm-up in partial_fit
+PREPARE_ROWS = 4096  # samples a module's ``prepare`` sees
 
 
 def resolve_device(device: str) -> str:
@@ -158,6 +160,14 @@ def check_callbacks(callbacks: list) -> list:
                 f"{entry!r}."
             )
     return callbacks
+
+
+def prepare_module(module, source: ArraySource, scaler: Scaler, seed: int) -> None:
+    """``module.prepare`` with up to ``PREPARE_ROWS`` scaled samples drawn at random; no
+    read at all for a module that does not override it."""
+    if type(module).prepare is MaskedAutoencoderModule.prepare:
+        return
+    module.prepare(scaler.to_tensor(sample_rows(source, PREPARE_ROWS, seed)))
 
 
 def train(net: MaskedAutoencoderNet, source: ArraySource, scaler: Scaler,

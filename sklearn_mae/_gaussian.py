@@ -40,7 +40,10 @@ def conditional_mean(x: torch.Tensor, visible: torch.Tensor, mean: torch.Tensor,
     the row's ``visible`` entries (left as they are), under ``N(mean, cov)``."""
     visible = visible.expand_as(x)
     centred = torch.where(visible, x - mean, torch.zeros((), dtype=x.dtype, device=x.device))
-    y = torch.linalg.solve(_system(visible.to(x.dtype), cov), centred)
+    # solve_ex without its check: the ridge keeps every system invertible, and the check
+    # would read a flag back from the device every step
+    y = torch.linalg.solve_ex(_system(visible.to(x.dtype), cov), centred,
+                              check_errors=False)[0]
     return torch.where(visible, x, mean + y @ cov)  # S P y, as S is symmetric
 
 

@@ -15,7 +15,7 @@ from sklearn_mae import MaskedAutoencoder, _net, _sources, _training
 from sklearn_mae._inputs import resolve_layout
 
 SYNCS = {"_local_scalar_dense", "is_nonzero", "item", "nonzero", "masked_select",
-         "unique", "_unique2", "equal"}
+         "unique", "_unique2", "equal", "_linalg_check_errors"}
 
 
 class OpRecorder(TorchDispatchMode):
@@ -59,6 +59,15 @@ def test_a_training_step_never_waits_for_the_device(params, cap):
     ops = steady_step(mae, X)
     assert not SYNCS & set(ops), {op: ops[op] for op in SYNCS & set(ops)}
     assert sum(ops.values()) <= cap, sum(ops.values())  # a guard on kernel launches
+
+
+def test_a_table_step_with_its_gaussian_never_waits_for_the_device():
+    X = load_digits().data[:64, :30] / 16  # 30 columns: a table, with the mlp's Gaussian
+    mae = MaskedAutoencoder(max_epochs=1, batch_size=32, random_state=0).fit(X)
+    assert mae.net_.module_.gaussian
+    ops = steady_step(mae, X)
+    assert "_linalg_solve_ex" in ops  # the batched conditional mean ran
+    assert not SYNCS & set(ops), {op: ops[op] for op in SYNCS & set(ops)}
 
 
 def test_a_step_switches_only_the_modules_in_the_wrong_mode(monkeypatch):

@@ -21,8 +21,8 @@ import time
 import numpy as np
 import torch
 from sklearn_mae import MaskedAutoencoder
-from sklearn_mae._base import masked_mse
-from sklearn_mae._invariance import random_shift, vicreg_loss
+from sklearn_mae._corruption import corrupt
+from sklearn_mae._invariance import random_affine, vicreg_loss
 from sklearn_mae._masking import random_mask
 from sklearn_mae._net import warmup_cosine
 from torch.utils.flop_counter import FlopCounterMode
@@ -32,11 +32,15 @@ from common import PeakRSS, add_common_args, load, markdown_table, write_results
 
 
 def plain_loop(module, data, *, epochs, batch_size, lr, weight_decay, est):
-    """The estimator's training step written as a bare PyTorch loop, for comparison."""
-    generator = torch.Generator().manual_seed(est.net_.seed)
+    """The estimator's training step written as a bare PyTorch loop, for comparison: the
+    same work per step (two moved views, the mask, the training noise, the module's own
+    ``training_loss`` with its detail head and projection, the VICReg term), drawn from a
+    generator seeded alike."""
+    net = est.net_
+    generator = torch.Generator().manual_seed(net.seed)
     optimizer = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
     total_steps = epochs * math.ceil(len(data) / batch_size)
-    two_views = est.net_.two_views()
+    two_views = net.two_views()
     module.train()
     step = 0
     start = time.perf_counter()
@@ -45,17 +49,20 @@ def plain_loop(module, data, *, epochs, batch_size, lr, weight_decay, est):
         for i in range(0, len(data), batch_size):
             x = data[order[i : i + batch_size]]
             if two_views:
-                x = torch.cat([random_shift(x, est.net_.max_shift, generator) for _ in range(2)])
-            hidden = random_mask(len(x), tuple(x.shape[1:]), ratio=est.net_.mask_ratio,
-                                 mask_type=est.net_.mask_type, patch_size=est.net_.patch_size,
+                x = torch.cat([random_affine(x, net.max_shift, net.max_rotation, net.max_zoom,
+                                             generator, complete=True) for _ in range(2)])
+            hidden = random_mask(len(x), tuple(x.shape[1:]), ratio=net.mask_ratio,
+                                 mask_type=net.mask_type, patch_size=net.patch_size,
                                  generator=generator)
+            inputs = x if net.noise is None else corrupt(x, net.noise, net.noise_level,
+                                                         generator, is_image=True)
             for group in optimizer.param_groups:
                 group["lr"] = lr * warmup_cosine(step, total_steps)
             optimizer.zero_grad()
-            z = module.encode(x, ~hidden)
-            loss = masked_mse(module.decode(z), x, hidden)
+            loss, z = module.training_loss(inputs, ~hidden, hidden,
+                                           clean=None if net.noise is None else x)
             if two_views:
-                loss = loss + est.net_.consistency * vicreg_loss(*z.chunk(2))
+                loss = loss + net.consistency * vicreg_loss(*z.chunk(2))
             loss.backward()
             optimizer.step()
             step += 1

@@ -17,7 +17,10 @@ registry). It implements
   loss compares: the latent, or a projection of it (the conv model's).
   ``mask``, a :class:`FixedMask` or None, says when every sample hides the same number of
   grid patches and nothing else is missing, so a module can size its work without
-  reading counts back from the device.
+  reading counts back from the device;
+- ``prepare(x)``: called once before training with a random sample of the scaled
+  training data (NaN where missing), for statistics the module keeps (the mlp's
+  Gaussian); by default nothing.
 """
 
 from __future__ import annotations
@@ -58,7 +61,8 @@ def masked_input(x: torch.Tensor, visible: torch.Tensor, dim: int) -> torch.Tens
 
 class MaskedAutoencoderModule(nn.Module):
     """Base class of every architecture: stores the sizes, implements ``forward`` and
-    the default ``training_loss`` from ``encode`` and ``decode``.
+    the default ``training_loss`` from ``encode`` and ``decode``, and a ``prepare`` that
+    does nothing (override it to learn statistics of the data before training).
 
     Parameters
     ----------

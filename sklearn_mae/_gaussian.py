@@ -22,7 +22,6 @@ from __future__ import annotations
 import torch
 
 MAX_FEATURES = 64  # columns; above this the mlp reads zero-filled rows as before
-EM_ROWS = 4096  # rows the Gaussian is fitted on (a random subset of larger data)
 EM_ITERATIONS = 30  # at most
 EM_TOL = 1e-3  # largest change of a covariance entry (of unit variances) to stop at
 RIDGE = 1e-2  # added to the covariance's diagonal (the table is standardised)

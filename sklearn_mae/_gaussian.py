@@ -33,17 +33,26 @@ def _system(shown: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
     return shown[:, :, None] * cov * shown[:, None, :] + torch.diag_embed(1 - shown)
 
 
+def _conditional(x: torch.Tensor, visible: torch.Tensor, mean: torch.Tensor,
+                 cov: torch.Tensor, also: torch.Tensor | None = None):
+    """``(filled, solved)``: rows ``x`` with hidden entries set to their conditional mean,
+    and each row's system ``P S P + I - P`` solved for ``also`` too (one solve for both).
+
+    ``solve_ex`` without its check: the ridge keeps every system invertible, and the check
+    would read a flag back from the device every training step."""
+    centred = torch.where(visible, x - mean, torch.zeros((), dtype=x.dtype, device=x.device))
+    rhs = centred[:, :, None] if also is None else torch.cat([centred[:, :, None], also], 2)
+    solved = torch.linalg.solve_ex(_system(visible.to(x.dtype), cov), rhs,
+                                   check_errors=False)[0]
+    # S P y, as S is symmetric
+    return torch.where(visible, x, mean + solved[:, :, 0] @ cov), solved[:, :, 1:]
+
+
 def conditional_mean(x: torch.Tensor, visible: torch.Tensor, mean: torch.Tensor,
                      cov: torch.Tensor) -> torch.Tensor:
     """Rows ``x`` ``(n, d)`` with every hidden entry replaced by its conditional mean given
     the row's ``visible`` entries (left as they are), under ``N(mean, cov)``."""
-    visible = visible.expand_as(x)
-    centred = torch.where(visible, x - mean, torch.zeros((), dtype=x.dtype, device=x.device))
-    # solve_ex without its check: the ridge keeps every system invertible, and the check
-    # would read a flag back from the device every step
-    y = torch.linalg.solve_ex(_system(visible.to(x.dtype), cov), centred,
-                              check_errors=False)[0]
-    return torch.where(visible, x, mean + y @ cov)  # S P y, as S is symmetric
+    return _conditional(x, visible.expand_as(x), mean, cov)[0]
 
 
 def fit_gaussian(x: torch.Tensor, n_iter: int = EM_ITERATIONS, ridge: float = RIDGE,
@@ -70,15 +79,10 @@ def fit_gaussian(x: torch.Tensor, n_iter: int = EM_ITERATIONS, ridge: float = RI
         for start in range(0, n, _CHUNK):
             rows, seen = x[start:start + _CHUNK], observed[start:start + _CHUNK]
             shown = seen.to(x.dtype)
-            centred = torch.where(seen, rows - mean, 0.0)
-            # one solve for the conditional mean and for the conditional covariance of
-            # the hidden entries (S - S P A^-1 P S on them)
-            solved = torch.linalg.solve(
-                _system(shown, cov),
-                torch.cat([centred[:, :, None], shown[:, :, None] * cov], dim=2))
-            filled[start:start + _CHUNK] = torch.where(seen, rows,
-                                                       mean + solved[:, :, 0] @ cov)
-            explained = (cov * shown[:, None, :]) @ solved[:, :, 1:]
+            # the conditional covariance of the hidden entries is S - S P A^-1 P S on them
+            filled[start:start + _CHUNK], solved = _conditional(
+                rows, seen, mean, cov, also=shown[:, :, None] * cov)
+            explained = (cov * shown[:, None, :]) @ solved
             hidden = 1 - shown
             scatter += ((cov - explained) * hidden[:, :, None] * hidden[:, None, :]).sum(0)
         mean = filled.mean(0)

@@ -133,21 +133,13 @@ def test_fit_and_partial_fit_prepare_the_gaussian(method):
 
 
 def test_prepare_reads_an_on_disk_table_in_slices(monkeypatch):
+    from test_streaming import OnDisk  # h5py-like: refuses anything but slices
+
     from sklearn_mae import _training
-
-    class OnDisk:  # h5py-like: contiguous slices only
-        def __init__(self, array):
-            self.array, self.shape, self.dtype = array, array.shape, array.dtype
-
-        def __len__(self):
-            return len(self.array)
-
-        def __getitem__(self, key):
-            if not isinstance(key, slice):
-                raise TypeError("contiguous slices only")
-            return self.array[key]
 
     monkeypatch.setattr(_training, "PREPARE_ROWS", 50)
     X, _, _ = correlated(n=400)
-    est = MaskedAutoencoder(**FAST).fit(OnDisk(X))
+    X_on_disk = OnDisk(X)
+    est = MaskedAutoencoder(**FAST).fit(X_on_disk)
+    assert all(isinstance(key, slice) for key in X_on_disk.reads)
     assert abs(est.net_.module_.gaussian_cov[0, 1]) > 0.1

@@ -38,12 +38,14 @@ def _conditional(x: torch.Tensor, visible: torch.Tensor, mean: torch.Tensor,
     """``(filled, solved)``: rows ``x`` with hidden entries set to their conditional mean,
     and each row's system ``P S P + I - P`` solved for ``also`` too (one solve for both).
 
-    ``solve_ex`` without its check: the ridge keeps every system invertible, and the check
-    would read a flag back from the device every training step."""
+    The system is symmetric positive definite (the ridge keeps ``S`` so), so it is solved
+    through its Cholesky factor: a third faster than ``solve``'s LU on 30 columns.
+    ``cholesky_ex`` without its check, which would read a flag back from the device every
+    training step."""
     centred = torch.where(visible, x - mean, torch.zeros((), dtype=x.dtype, device=x.device))
     rhs = centred[:, :, None] if also is None else torch.cat([centred[:, :, None], also], 2)
-    solved = torch.linalg.solve_ex(_system(visible.to(x.dtype), cov), rhs,
-                                   check_errors=False)[0]
+    factor = torch.linalg.cholesky_ex(_system(visible.to(x.dtype), cov))[0]
+    solved = torch.cholesky_solve(rhs, factor)
     # S P y, as S is symmetric
     return torch.where(visible, x, mean + solved[:, :, 0] @ cov), solved[:, :, 1:]
 
@@ -63,9 +65,11 @@ def fit_gaussian(x: torch.Tensor, n_iter: int = EM_ITERATIONS, ridge: float = RI
     fills every row with its conditional mean and adds the conditional covariance of its
     missing entries to the scatter, until no entry of the covariance moves by ``tol`` or
     more (or ``n_iter`` iterations). ``ridge`` on the diagonal keeps every ``S_vv``
-    invertible. Computed in float64.
+    invertible. Computed in float32, as the network is: with the ridge on a standardised
+    table the condition number stays below ``1 + MAX_FEATURES / ridge``, well inside float32,
+    and at 30 columns each iteration is a third cheaper than in float64.
     """
-    x = x.to(torch.float64)
+    x = x.to(torch.float32)
     observed = ~torch.isnan(x)
     n, d = x.shape
     mean = torch.where(observed, x, 0.0).sum(0) / observed.sum(0).clamp_min(1)

@@ -11,10 +11,12 @@ missing values. The mlp reads this conditional mean instead of zeros, and blends
 own prediction (``MLPAutoencoder``).
 
 Every row may hide a different set of entries, so the conditional is computed for a batch
-at once through one linear system per row: with ``P = diag(visible)``,
-``(P S P + I - P) y = P (x - mu)`` has ``y_v = S_vv^-1 (x_v - mu_v)`` and ``y_h = 0``, and
-``mu + S P y`` is the conditional mean. That is ``O(d^3)`` per row, so it is used for tables
-of up to :data:`MAX_FEATURES` columns.
+at once through one linear system per row, in the precision ``L = S^-1``: with ``Q =
+diag(hidden)``, ``M = Q L Q + I - Q`` has ``M^-1 = L_hh^-1`` on the hidden block (the
+conditional covariance, by the Schur complement) and the identity elsewhere, and the
+conditional mean is ``mu_h - L_hh^-1 L_hv (x_v - mu_v)``. One Cholesky factor of ``M`` gives
+both; that is ``O(d^3)`` per row, so it is used for tables of up to :data:`MAX_FEATURES`
+columns.
 """
 
 from __future__ import annotations
@@ -28,33 +30,41 @@ RIDGE = 1e-2  # added to the covariance's diagonal (the table is standardised)
 _CHUNK = 512  # rows per batched solve in the fit
 
 
-def _system(shown: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
-    """``P S P + I - P`` for every row's ``P = diag(shown)``."""
-    return shown[:, :, None] * cov * shown[:, None, :] + torch.diag_embed(1 - shown)
+def precision(cov: torch.Tensor) -> torch.Tensor:
+    """``S^-1`` of a covariance (symmetric positive definite: it holds the ridge), without
+    ``cholesky``'s check, which would wait for the device."""
+    return torch.cholesky_inverse(torch.linalg.cholesky_ex(cov)[0])
 
 
 def _conditional(x: torch.Tensor, visible: torch.Tensor, mean: torch.Tensor,
-                 cov: torch.Tensor, also: torch.Tensor | None = None):
-    """``(filled, solved)``: rows ``x`` with hidden entries set to their conditional mean,
-    and each row's system ``P S P + I - P`` solved for ``also`` too (one solve for both).
+                 prec: torch.Tensor, covariance: bool = False):
+    """``(filled, hidden_cov)``: rows ``x`` with hidden entries set to their conditional
+    mean given the visible ones under ``N(mean, prec^-1)``, and (``covariance=True``) each
+    row's conditional covariance of its hidden entries, zero elsewhere (else None).
 
-    The system is symmetric positive definite (the ridge keeps ``S`` so), so it is solved
-    through its Cholesky factor: a third faster than ``solve``'s LU on 30 columns.
+    ``M`` is symmetric positive definite, so it is solved through its Cholesky factor;
     ``cholesky_ex`` without its check, which would read a flag back from the device every
-    training step."""
+    training step. For the covariance, inverting ``M`` through the factor took EM's step
+    1.6x faster than solving ``P S P + I - P`` for ``S P`` (breast cancer, 512 rows)."""
+    hidden = (~visible).to(x.dtype)
     centred = torch.where(visible, x - mean, torch.zeros((), dtype=x.dtype, device=x.device))
-    rhs = centred[:, :, None] if also is None else torch.cat([centred[:, :, None], also], 2)
-    factor = torch.linalg.cholesky_ex(_system(visible.to(x.dtype), cov))[0]
-    solved = torch.cholesky_solve(rhs, factor)
-    # S P y, as S is symmetric
-    return torch.where(visible, x, mean + solved[:, :, 0] @ cov), solved[:, :, 1:]
+    system = hidden[:, :, None] * prec * hidden[:, None, :] + torch.diag_embed(1 - hidden)
+    factor = torch.linalg.cholesky_ex(system)[0]
+    pull = (hidden * (centred @ prec))[:, :, None]  # L_hv (x_v - mu_v), on the hidden rows
+    if not covariance:
+        shift = torch.cholesky_solve(pull, factor)[:, :, 0]
+        return torch.where(visible, x, mean - shift), None
+    inverse = torch.cholesky_inverse(factor)
+    shift = (inverse @ pull)[:, :, 0]
+    return (torch.where(visible, x, mean - shift),
+            inverse - torch.diag_embed(1 - hidden))
 
 
 def conditional_mean(x: torch.Tensor, visible: torch.Tensor, mean: torch.Tensor,
                      cov: torch.Tensor) -> torch.Tensor:
     """Rows ``x`` ``(n, d)`` with every hidden entry replaced by its conditional mean given
     the row's ``visible`` entries (left as they are), under ``N(mean, cov)``."""
-    return _conditional(x, visible.expand_as(x), mean, cov)[0]
+    return _conditional(x, visible.expand_as(x), mean, precision(cov))[0]
 
 
 def fit_gaussian(x: torch.Tensor, n_iter: int = EM_ITERATIONS, ridge: float = RIDGE,
@@ -80,15 +90,12 @@ def fit_gaussian(x: torch.Tensor, n_iter: int = EM_ITERATIONS, ridge: float = RI
         return mean, cov
     for _ in range(n_iter):
         scatter = torch.zeros(d, d, dtype=x.dtype)
+        prec = precision(cov)
         for start in range(0, n, _CHUNK):
             rows, seen = x[start:start + _CHUNK], observed[start:start + _CHUNK]
-            shown = seen.to(x.dtype)
-            # the conditional covariance of the hidden entries is S - S P A^-1 P S on them
-            filled[start:start + _CHUNK], solved = _conditional(
-                rows, seen, mean, cov, also=shown[:, :, None] * cov)
-            explained = (cov * shown[:, None, :]) @ solved
-            hidden = 1 - shown
-            scatter += ((cov - explained) * hidden[:, :, None] * hidden[:, None, :]).sum(0)
+            filled[start:start + _CHUNK], hidden_cov = _conditional(
+                rows, seen, mean, prec, covariance=True)
+            scatter += hidden_cov.sum(0)
         mean = filled.mean(0)
         centred = filled - mean
         previous, cov = cov, (centred.T @ centred + scatter) / n + ridge * eye

@@ -15,6 +15,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
     ("quality.py", "quality-quick"),
     ("speed.py", "speed-quick"),
     ("inpainting.py", "inpainting-quick"),
+    ("other_tables.py", "other-tables-quick"),
     ("vit.py", "vit-quick"),
 ])
 def test_benchmark_quick_mode(script, table, mnist_dir, tmp_path):

@@ -172,6 +172,17 @@ def test_norm_pix_outputs_are_pixels():
         assert np.isfinite(out).all() and out.min() > -8 and out.max() < 24
 
 
+def test_sparse_code_is_a_non_negative_code_on_the_sphere():
+    X = images(n=64)
+    mae = vit(latent_dim=16, module_params={"sparse_code": True}).fit(X)
+    Z = mae.transform(X)
+    assert Z.shape == (64, 16) and Z.min() >= 0 and (Z == 0).any()
+    np.testing.assert_allclose(np.linalg.norm(Z, axis=1), 4.0, rtol=1e-5)  # sqrt(16)
+    assert np.isfinite(mae.inverse_transform(Z)).all()
+    default = vit(latent_dim=16).fit(X)
+    assert default.net_.module_.code is None and default.transform(X).min() < 0
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_fit_matches_shapes():
     X = images()

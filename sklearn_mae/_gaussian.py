@@ -48,16 +48,15 @@ def _conditional(x: torch.Tensor, visible: torch.Tensor, mean: torch.Tensor,
     1.6x faster than solving ``P S P + I - P`` for ``S P`` (breast cancer, 512 rows)."""
     hidden = (~visible).to(x.dtype)
     centred = torch.where(visible, x - mean, torch.zeros((), dtype=x.dtype, device=x.device))
-    system = hidden[:, :, None] * prec * hidden[:, None, :] + torch.diag_embed(1 - hidden)
-    factor = torch.linalg.cholesky_ex(system)[0]
+    outside = torch.diag_embed(1 - hidden)  # I - Q
+    factor = torch.linalg.cholesky_ex(hidden[:, :, None] * prec * hidden[:, None, :] + outside)[0]
     pull = (hidden * (centred @ prec))[:, :, None]  # L_hv (x_v - mu_v), on the hidden rows
     if not covariance:
         shift = torch.cholesky_solve(pull, factor)[:, :, 0]
         return torch.where(visible, x, mean - shift), None
     inverse = torch.cholesky_inverse(factor)
     shift = (inverse @ pull)[:, :, 0]
-    return (torch.where(visible, x, mean - shift),
-            inverse - torch.diag_embed(1 - hidden))
+    return torch.where(visible, x, mean - shift), inverse - outside
 
 
 def conditional_mean(x: torch.Tensor, visible: torch.Tensor, mean: torch.Tensor,

@@ -286,6 +286,24 @@ def tabular_text(args, table_rows, utility) -> str:
     )
 
 
+def add_table_args(parser) -> None:
+    """The options of the tabular systems (``tabular_systems``)."""
+    parser.add_argument("--no-forest", action="store_true",
+                        help="leave out the MissForest-style baseline (the slowest)")
+    parser.add_argument("--forest-trees", type=int, default=20,
+                        help="trees of the MissForest-style baseline (default 20)")
+
+
+def set_up_tables(args) -> None:
+    """Threads and warnings for the tabular systems."""
+    torch.set_num_threads(args.threads)
+    # the same number of threads for NumPy's BLAS (IterativeImputer, KNNImputer) as for
+    # torch: timings compare like with like, and a BLAS pool wider than the free cores
+    # slowed IterativeImputer tenfold while another process shared them
+    threadpool_limits(args.threads)
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common_args(parser)
@@ -296,17 +314,9 @@ def main(argv=None) -> None:
                         help="run KNNImputer in every MNIST setting (about 90 s each)")
     parser.add_argument("--tabular-only", action="store_true",
                         help="the tables alone (a few minutes; about one without the forest)")
-    parser.add_argument("--no-forest", action="store_true",
-                        help="leave out the MissForest-style baseline (the slowest)")
-    parser.add_argument("--forest-trees", type=int, default=20,
-                        help="trees of the MissForest-style baseline (default 20)")
+    add_table_args(parser)
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    # the same number of threads for NumPy's BLAS (IterativeImputer, KNNImputer) as for
-    # torch: timings compare like with like, and a BLAS pool wider than the free cores
-    # slowed IterativeImputer tenfold while another process shared them
-    threadpool_limits(args.threads)
-    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    set_up_tables(args)
 
     table_rows = tabular_rows(args)
     utility = utility_rows(args)

@@ -17,10 +17,8 @@ KNNImputer, IterativeImputer, the MissForest-style imputer and
 from __future__ import annotations
 
 import argparse
-import warnings
 
 import numpy as np
-import torch
 from sklearn.datasets import (
     load_iris,
     load_linnerud,
@@ -29,13 +27,19 @@ from sklearn.datasets import (
     make_s_curve,
     make_swiss_roll,
 )
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 from sklearn_mae import MaskedAutoencoderImputer
 from sklearn_mae.evaluation import missing_mask
-from threadpoolctl import threadpool_limits
 
-from inpainting import FOREST, OURS, hidden_mse, tabular_systems, with_nan
+from inpainting import (
+    FOREST,
+    OURS,
+    add_table_args,
+    hidden_mse,
+    set_up_tables,
+    tabular_systems,
+    with_nan,
+)
 
 from common import add_common_args, markdown_table, write_results
 
@@ -84,14 +88,9 @@ def rows(args) -> list[dict]:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common_args(parser)
-    parser.add_argument("--no-forest", action="store_true",
-                        help="leave out the MissForest-style baseline (the slowest)")
-    parser.add_argument("--forest-trees", type=int, default=20,
-                        help="trees of the MissForest-style baseline (default 20)")
+    add_table_args(parser)
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    threadpool_limits(args.threads)
-    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    set_up_tables(args)
     found = rows(args)
     names = [k for k in found[0] if k not in ("table", "ours / best")]
     wins = sum(r["ours / best"] <= 1 for r in found)

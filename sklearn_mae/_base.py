@@ -9,7 +9,7 @@ registry). It implements
   input so a hidden entry is never confused with a zero);
 - ``decode(z) -> x_hat``: reconstructions shaped like ``x``;
 - ``forward(x, visible) = decode(encode(x, visible))``;
-- ``training_loss(x, visible, scored, mask=None, clean=None) -> (loss, z)``: the
+- ``training_loss(x, visible, scored, mask=None, clean=None[, views=1]) -> (loss, z)``: the
   objective of one training batch; by default the mean squared error of ``forward`` on
   the ``scored`` entries. ``clean``, when given, is the target: ``x`` is then a corrupted
   copy (a denoising autoencoder). Override it for another objective (the vit predicts
@@ -17,7 +17,9 @@ registry). It implements
   loss compares: the latent, or a projection of it (the conv model's).
   ``mask``, a :class:`FixedMask` or None, says when every sample hides the same number of
   grid patches and nothing else is missing, so a module can size its work without
-  reading counts back from the device;
+  reading counts back from the device. A module whose ``training_loss`` takes ``views``
+  is told when the batch holds that many views of the same samples, stacked (the
+  two-view loss): it may then reconstruct the first view only (the conv model does);
 - ``prepare(x)``: called once before training with a random sample of the scaled
   training data (NaN where missing), for statistics the module keeps (the mlp's
   Gaussian); by default nothing.

@@ -19,6 +19,12 @@ def on_sphere(v: torch.Tensor) -> torch.Tensor:
     return nn.functional.normalize(v, dim=1) * math.sqrt(v.shape[1])
 
 
+def leading(mask: torch.Tensor, n: int) -> torch.Tensor:
+    """The first ``n`` samples' rows of a per-sample ``mask`` (or weights); a mask
+    broadcast over the batch (one row) as it is."""
+    return mask[:n] if len(mask) > 1 else mask
+
+
 def conv_block(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
@@ -169,20 +175,28 @@ class ConvAutoencoder(MaskedAutoencoderModule):
         return self.refine(x, visible, self.decode_logits(self.encode(x, visible)))
 
     def training_loss(self, x: torch.Tensor, visible: torch.Tensor, scored: torch.Tensor,
-                      mask: FixedMask | None = None, clean: torch.Tensor | None = None):
+                      mask: FixedMask | None = None, clean: torch.Tensor | None = None,
+                      views: int = 1):
         """The decoder's masked MSE on ``scored``, plus the detail head's on ``scored``
         and, separately weighted, on the visible entries; and what the two-view loss
-        compares (the code's projection, or the bottleneck)."""
+        compares (the code's projection, or the bottleneck).
+
+        With ``views`` stacked views of the samples, only the first is decoded: the
+        others are encoded for the two-view loss alone. Decoding both cost about a
+        quarter of a step and changed no measured figure (``benchmarks/results/defaults.md``).
+        """
         target = x if clean is None else clean
         z = self.encode(x, visible)
-        logits = self.decode_logits(z)
-        loss = masked_mse(torch.sigmoid(logits), target, scored)
+        # the first view (the whole batch with one); batches are shuffled, so the first
+        # half of it, which the detail head trains on, is a random one
+        decoded, half = len(x) // views, max(1, len(x) // 2)
+        logits = self.decode_logits(z[:decoded])
+        loss = masked_mse(torch.sigmoid(logits), target[:decoded], leading(scored, decoded))
         if self.detail is not None:  # trained on its own: the features learn as without it
-            half = slice(0, max(1, len(x) // 2))  # batches are shuffled: a random half
-            visible, scored = (m[half] if len(m) == len(x) else m for m in (visible, scored))
-            refined = self.refine(x[half], visible, logits[half].detach())
-            loss = (loss + masked_mse(refined, target[half], scored)
-                    + masked_mse(refined, target[half], visible))
+            visible, scored = leading(visible, half), leading(scored, half)
+            refined = self.refine(x[:half], visible, logits[:half].detach())
+            loss = (loss + masked_mse(refined, target[:half], scored)
+                    + masked_mse(refined, target[:half], visible))
         return loss, z if self.projector is None else self.projector(z)
 
 

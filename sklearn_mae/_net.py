@@ -198,6 +198,7 @@ class MaskedAutoencoderNet(NeuralNet):
         self.generator_ = torch.Generator(device=self.device).manual_seed(self.seed)
         parameters = inspect.signature(self.module_.training_loss).parameters
         self.module_takes_mask_ = "mask" in parameters
+        self.module_takes_views_ = "views" in parameters
         if self.noise is not None and "clean" not in parameters:
             raise ValueError(
                 f"noise={self.noise!r} needs a module whose training_loss takes the clean "
@@ -320,7 +321,9 @@ class MaskedAutoencoderNet(NeuralNet):
         float32."""
         device_type = torch.device(self.device).type
         kwargs = {} if mask is None else {"mask": mask}  # a module of one's own may not
-        inputs = target                                   # take the hint
+        if two_views and getattr(self, "module_takes_views_", False):  # take the hints
+            kwargs["views"] = 2
+        inputs = target
         if self.noise is not None:
             inputs = corrupt(target, self.noise, self.noise_level, self.generator_,
                              is_image=len(self.module_.sample_shape) == 3)

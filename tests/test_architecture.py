@@ -235,3 +235,45 @@ def test_the_conv_latent_is_a_sparse_code_that_the_decoder_reads():
     assert plain.code is None and plain.projector is None
     z = plain.encode(x, visible)
     assert torch.allclose(z.norm(dim=1), torch.full((6,), math.sqrt(32)))
+
+
+def test_the_conv_model_reconstructs_the_first_of_two_views_only():
+    torch.manual_seed(0)
+    module = ConvAutoencoder((1, 16, 16), latent_dim=32, width=4).train()
+    x = torch.rand(8, 1, 16, 16)  # two views of 4 samples, stacked
+    visible = torch.rand(8, 1, 16, 16) > 0.5
+    clean = torch.rand(8, 1, 16, 16)
+
+    def loss(target, views):
+        torch.manual_seed(1)
+        with torch.no_grad():
+            return module.training_loss(x, visible, ~visible, clean=target, views=views)
+
+    other = clean.clone()
+    other[4:] = 0  # a second view's target: not reconstructed
+    (first, z), (same, z_same) = loss(clean, 2), loss(other, 2)
+    assert float(first) == float(same)
+    assert z.shape == (8, 32) and torch.equal(z, z_same)  # both views are compared
+    other[:4] = 0  # the first view's: it is
+    assert float(loss(other, 2)[0]) != float(first)
+    assert float(loss(other, 1)[0]) != float(loss(clean, 1)[0])  # one view: all of it
+
+
+class ViewsRecorder(TinyDense):
+    """Records the ``views`` hint its ``training_loss`` is given."""
+
+    seen: list = []
+
+    def training_loss(self, x, visible, scored, mask=None, clean=None, views=1):
+        ViewsRecorder.seen.append(views)
+        return super().training_loss(x, visible, scored, mask=mask, clean=clean)
+
+
+def test_a_module_is_told_when_its_batch_holds_two_views():
+    X = np.kron(load_digits().data[:64].reshape(-1, 8, 8) / 16, np.ones((2, 2)))  # 16x16
+    ViewsRecorder.seen = []
+    MaskedAutoencoder(architecture=ViewsRecorder, **{**FAST, "max_epochs": 1}).fit(X)
+    assert ViewsRecorder.seen and set(ViewsRecorder.seen) == {2}
+    ViewsRecorder.seen = []
+    MaskedAutoencoder(architecture=ViewsRecorder, consistency=0, **FAST).fit(X)
+    assert set(ViewsRecorder.seen) == {1}

@@ -34,11 +34,12 @@ from common import PeakRSS, add_common_args, load, markdown_table, write_results
 def plain_loop(module, data, *, epochs, batch_size, lr, weight_decay, est):
     """The estimator's training step written as a bare PyTorch loop, for comparison: the
     same work per step (two moved views, the mask, the training noise, the module's own
-    ``training_loss`` with its detail head and projection, the VICReg term), drawn from a
-    generator seeded alike."""
+    ``training_loss`` with its detail head and projection, the VICReg term, a fused AdamW
+    update), drawn from a generator seeded alike."""
     net = est.net_
     generator = torch.Generator().manual_seed(net.seed)
-    optimizer = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
+    optimizer = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay,
+                                  fused=True)
     total_steps = epochs * math.ceil(len(data) / batch_size)
     two_views = net.two_views()
     module.train()
@@ -60,7 +61,8 @@ def plain_loop(module, data, *, epochs, batch_size, lr, weight_decay, est):
                 group["lr"] = lr * warmup_cosine(step, total_steps)
             optimizer.zero_grad()
             loss, z = module.training_loss(inputs, ~hidden, hidden,
-                                           clean=None if net.noise is None else x)
+                                           clean=None if net.noise is None else x,
+                                           views=2 if two_views else 1)
             if two_views:
                 loss = loss + net.consistency * vicreg_loss(*z.chunk(2))
             loss.backward()

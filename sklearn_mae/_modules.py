@@ -182,8 +182,8 @@ class ConvAutoencoder(MaskedAutoencoderModule):
         compares (the code's projection, or the bottleneck).
 
         With ``views`` stacked views of the samples, only the first is decoded: the
-        others are encoded for the two-view loss alone. Decoding both cost about a
-        quarter of a step and changed no measured figure (``benchmarks/results/defaults.md``).
+        others are encoded for the two-view loss alone. Decoding both made a fit about
+        13% slower and changed no measured figure (``benchmarks/results/defaults.md``).
         """
         target = x if clean is None else clean
         z = self.encode(x, visible)

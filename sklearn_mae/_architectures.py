@@ -29,7 +29,8 @@ class Architecture:
     module : subclass of MaskedAutoencoderModule
         Built as ``module(sample_shape, latent_dim=..., width=..., **module_params)``.
     latent_dim, mask_ratio, mask_type, lr, batch_size, consistency, noise
-        The values of the estimator's ``"auto"`` settings.
+        The values of the estimator's ``"auto"`` settings; ``noise`` is for images
+        (tabular rows train without it).
     visible_weight : float
         Weight of the error on the visible entries in the loss, beside the hidden ones'
         weight of 1 (with ``loss_on="masked"``; ReMasker's loss on both).
@@ -77,7 +78,8 @@ ARCHITECTURES: dict[str, Architecture] = {
     "mlp": Architecture(MLPAutoencoder, mask_ratio=0.2, lr=1e-2, batch_size=256,
                         visible_weight=0.5, auto_steps=150, epoch_steps=25),
     "vit": Architecture(VisionTransformerAutoencoder, mask_ratio=0.75, mask_type="patch",
-                        lr=1e-3, batch_size=64, consistency=0.0, uses_patch_size=True),
+                        lr=1e-3, batch_size=64, consistency=0.0, noise="mixed",
+                        uses_patch_size=True),
 }
 
 

@@ -298,6 +298,8 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         training = {key: getattr(architecture, key)
                     if isinstance(value, str) and value == "auto" else value
                     for key, value in chosen.items()}
+        if self.noise == "auto" and not layout.is_image:  # an architecture's noise is for
+            training["noise"] = None                        # images (the vit reads rows too)
         if not layout.is_image and training["noise"] in ("salt_pepper", "mixed"):
             raise ValueError(
                 f"noise={training['noise']!r} is for images, but X was read as tabular rows. "

@@ -78,7 +78,7 @@ default="auto"
         darkest or brightest value (images only); ``"mixed"`` gives each image one of
         the two; a callable ``noise(x, generator) -> x`` corrupts the scaled batch
         tensor itself; ``None`` trains on masking alone. ``"auto"``: ``"mixed"`` for
-        the conv model, None otherwise.
+        images (conv and vit), None for tabular rows.
     noise_level : float, default=0.2
         Largest noise level; each training sample draws its own uniformly between 0
         and this, so clean and mildly noisy inputs are covered too. ``0`` turns the

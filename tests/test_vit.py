@@ -216,7 +216,7 @@ def test_auto_training_params_follow_the_architecture():
                                     "max_epochs": 2, "max_shift": 0, "device": "cpu",
                                      "precision": "float32", "lr_schedule": "warmup-cosine",
                                      "epoch_steps": 1, "visible_weight": 0.0,
-                                     "noise": None, "noise_level": 0.2,
+                                     "noise": "mixed", "noise_level": 0.2,
                                      "max_rotation": 15.0, "max_zoom": 0.1}
     net = mae.net_
     assert (net.mask_ratio, net.mask_type, net.lr, net.batch_size, net.consistency) == (
@@ -228,8 +228,11 @@ def test_auto_training_params_follow_the_architecture():
                                          "max_epochs": 2, "max_shift": 0, "device": "cpu",
                                      "precision": "float32", "lr_schedule": "warmup-cosine",
                                      "epoch_steps": 1, "visible_weight": 0.0,
-                                     "noise": None, "noise_level": 0.2,
+                                     "noise": "mixed", "noise_level": 0.2,
                                      "max_rotation": 15.0, "max_zoom": 0.1}
+    # the architecture's noise is for images: tabular rows train without it
+    table = MaskedAutoencoder(**{**FAST, "max_epochs": 1}).fit(X.reshape(len(X), -1)[:, :10])
+    assert table.architecture_ == "vit" and table.training_params_["noise"] is None
 
 
 def test_tokens_take_the_estimator_patch_size_unless_module_params_set_one():

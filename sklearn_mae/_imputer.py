@@ -56,9 +56,9 @@ class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, _BaseMask
         default here, as it helps clustering, not filling in.
     max_shift : float in [0, 0.5), default=0.075
         Largest shift of an image view when ``consistency > 0``, as a share of the side.
-    max_rotation : float in [0, 180], default=15.0
+    max_rotation : float in [0, 180], default=25.0
         Largest rotation (degrees) of an image view when ``consistency > 0``.
-    max_zoom : float in [0, 1), default=0.1
+    max_zoom : float in [0, 1), default=0.15
         Largest zoom (relative) of an image view when ``consistency > 0``.
     noise : {"auto", "gaussian", "salt_pepper", "mixed"}, callable or None, default=None
         Corruption of the visible entries in training; see :class:`MaskedAutoencoder`.
@@ -147,8 +147,8 @@ default="auto"
         loss_on: str = "masked",
         consistency: float | str = 0.0,
         max_shift: float = 0.075,
-        max_rotation: float = 15.0,
-        max_zoom: float = 0.1,
+        max_rotation: float = 25.0,
+        max_zoom: float = 0.15,
         noise=None,
         noise_level: float = 0.2,
         architecture="auto",

@@ -99,7 +99,7 @@ def test_training_params_hold_every_setting_as_used(X):
                       "max_shift": 0, "device": "cpu", "precision": "float32",
                       "lr_schedule": "warmup-cosine", "epoch_steps": 1,
                       "visible_weight": 0.0, "noise": "mixed", "noise_level": 0.2,
-                      "max_rotation": 15.0, "max_zoom": 0.1}
+                      "max_rotation": 25.0, "max_zoom": 0.15}
     net = mae.net_
     assert (net.max_epochs, net.batch_size, net.lr, net.mask_ratio, net.max_shift) == (
         params["max_epochs"], params["batch_size"], params["lr"], params["mask_ratio"],

@@ -179,5 +179,5 @@ def test_views_are_whole_pixel_shifts_unless_rotation_or_zoom_is_asked(monkeypat
     MaskedAutoencoder(**FAST, max_rotation=0, max_zoom=0).fit(X)
     assert set(calls) == {"random_shift"}
     calls.clear()
-    MaskedAutoencoder(**FAST, max_zoom=0).fit(X)  # rotation 15 by default
+    MaskedAutoencoder(**FAST, max_zoom=0).fit(X)  # rotation 25 by default
     assert set(calls) == {"random_affine"}

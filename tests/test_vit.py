@@ -203,7 +203,7 @@ def test_auto_training_params_follow_the_architecture():
                                      "precision": "float32", "lr_schedule": "warmup-cosine",
                                      "epoch_steps": 1, "visible_weight": 0.0,
                                      "noise": "mixed", "noise_level": 0.2,
-                                     "max_rotation": 15.0, "max_zoom": 0.1}
+                                     "max_rotation": 25.0, "max_zoom": 0.15}
     rows = MaskedAutoencoder(max_epochs=1, random_state=0).fit(X.reshape(len(X), -1)[:, :10])
     assert rows.architecture_ == "mlp" and rows.training_params_["mask_ratio"] == 0.2
     assert rows.training_params_["latent_dim"] == 128
@@ -217,7 +217,7 @@ def test_auto_training_params_follow_the_architecture():
                                      "precision": "float32", "lr_schedule": "warmup-cosine",
                                      "epoch_steps": 1, "visible_weight": 0.0,
                                      "noise": "mixed", "noise_level": 0.2,
-                                     "max_rotation": 15.0, "max_zoom": 0.1}
+                                     "max_rotation": 25.0, "max_zoom": 0.15}
     net = mae.net_
     assert (net.mask_ratio, net.mask_type, net.lr, net.batch_size, net.consistency) == (
         0.75, "patch", 1e-3, 64, 0.0)
@@ -229,7 +229,7 @@ def test_auto_training_params_follow_the_architecture():
                                      "precision": "float32", "lr_schedule": "warmup-cosine",
                                      "epoch_steps": 1, "visible_weight": 0.0,
                                      "noise": "mixed", "noise_level": 0.2,
-                                     "max_rotation": 15.0, "max_zoom": 0.1}
+                                     "max_rotation": 25.0, "max_zoom": 0.15}
     # the architecture's noise is for images: tabular rows train without it
     table = MaskedAutoencoder(**{**FAST, "max_epochs": 1}).fit(X.reshape(len(X), -1)[:, :10])
     assert table.architecture_ == "vit" and table.training_params_["noise"] is None

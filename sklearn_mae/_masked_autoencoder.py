@@ -66,8 +66,8 @@ class MaskedAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Base
         only shifted, by whole pixels. Trained with the default noise, rotated and zoomed
         views clustered better on MNIST-10k (KMeans NMI 0.74 against 0.68 for shifts
         alone); without noise, shifts alone did (0.787 against 0.75). 25 degrees and 15%
-        rather than 15 and 10% raised NMI on each of four seeds (mean 0.886 against
-        0.878, probe 0.9853 against 0.9866), see ``benchmarks/results/defaults.md``.
+        rather than 15 and 10% raised NMI on each of five seeds (mean 0.888 against
+        0.876, probe 0.9854 against 0.9864), see ``benchmarks/results/defaults.md``.
     noise : {"auto", "gaussian", "salt_pepper", "mixed"}, callable or None, \
 default="auto"
         Corruption of what the encoder sees in training, beyond masking; the loss

@@ -71,6 +71,9 @@ class _BaseMaskedAutoencoder(BaseEstimator):
     The parameters are documented on :class:`MaskedAutoencoder`.
     """
 
+    # what each architecture's "auto" settings resolve to for this estimator
+    _architectures: dict[str, Architecture] = ARCHITECTURES
+
     _parameter_constraints: dict = {
         "latent_dim": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "width": [Interval(Integral, 1, None, closed="left")],
@@ -279,8 +282,8 @@ class _BaseMaskedAutoencoder(BaseEstimator):
 
     def _resolve_architecture(self, layout: Layout) -> Architecture:
         if isinstance(self.architecture, str) and self.architecture == "auto":
-            return ARCHITECTURES["conv" if layout.is_image else "mlp"]
-        architecture = get_architecture(self.architecture)
+            return self._architectures["conv" if layout.is_image else "mlp"]
+        architecture = get_architecture(self.architecture, self._architectures)
         if architecture.images_only and not layout.is_image:
             raise ValueError(
                 f"architecture={architecture.name!r} needs images, but X was read as tabular "
@@ -315,7 +318,8 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         return {
             **training,
             "patch_size": self.patch_size,
-            "max_epochs": (auto_epochs(n_batches, epoch_steps, architecture.auto_steps)
+            "max_epochs": (auto_epochs(n_batches, epoch_steps, architecture.auto_steps,
+                                       architecture.auto_passes)
                            if self.max_epochs == "auto" else self.max_epochs),
             "epoch_steps": epoch_steps,
             "visible_weight": architecture.visible_weight,
@@ -336,7 +340,8 @@ class _BaseMaskedAutoencoder(BaseEstimator):
         # params is refused); "auto" as resolved for this fit, or by the architecture for
         # settings saved before the latent size was recorded
         latent_dim = self.latent_dim if self.latent_dim != "auto" else \
-            training.get("latent_dim", architecture.latent_dim)
+            training.get("latent_dim", ARCHITECTURES.get(architecture.name,
+                                                         architecture).latent_dim)
         if architecture.uses_patch_size:
             module_params.setdefault("patch_size", training["patch_size"])
         with torch.random.fork_rng(devices=[]):

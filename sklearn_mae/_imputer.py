@@ -8,6 +8,7 @@ from sklearn.impute import MissingIndicator
 from sklearn.utils._param_validation import MissingValues
 from sklearn.utils.validation import check_is_fitted
 
+from ._architectures import IMPUTER_ARCHITECTURES
 from ._estimator import _BaseMaskedAutoencoder
 from ._inputs import output_dtype, validate_input
 from ._sources import ArraySource
@@ -37,7 +38,8 @@ class MaskedAutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, _BaseMask
         Append a :class:`~sklearn.impute.MissingIndicator` of the features that
         had missing values during fit.
     latent_dim : int or "auto", default="auto"
-        Size of the network's latent vector; ``"auto"``: 512 (conv), 128 (mlp, vit).
+        Size of the network's latent vector; ``"auto"``: 128 (the imputer gives no
+        features, so the conv model's code is a quarter of :class:`MaskedAutoencoder`'s).
     width : int, default=16
         Base number of channels (conv) or an eighth of the hidden units (mlp).
     mask_ratio : float in [0, 1) or "auto", default="auto"
@@ -73,11 +75,12 @@ default="auto"
     image_shape : "auto", None, (H, W) or (C, H, W), default="auto"
         Shape of one image; ``None`` forces tabular rows.
     max_epochs : int or "auto", default="auto"
-        Epochs; ``"auto"``: at least 20 passes and about 500 optimiser steps (150
-        for the mlp, whose epochs are at least 25 steps, from several passes if
-        the table is small).
+        Epochs; ``"auto"``: about 750 optimiser steps and at least one pass (conv);
+        otherwise at least 20 passes and about 500 steps (vit) or 150 (mlp, whose
+        epochs are at least 25 steps, from several passes if the table is small).
     batch_size : int or "auto", default="auto"
-        ``"auto"``: 128 (conv), 256 (mlp), 64 (vit).
+        ``"auto"``: 32 (conv: on the CPU a short fit gains more from more steps than
+        from larger ones), 256 (mlp), 64 (vit).
     lr : float or "auto", default="auto"
         Peak AdamW learning rate; ``"auto"``: 3e-3 (conv), 1e-2 (mlp), 1e-3 (vit).
     weight_decay : float, default=0.05
@@ -127,6 +130,8 @@ default="auto"
     >>> bool(np.isnan(filled).any())
     False
     """
+
+    _architectures = IMPUTER_ARCHITECTURES
 
     _parameter_constraints: dict = {
         **_BaseMaskedAutoencoder._parameter_constraints,

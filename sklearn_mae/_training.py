@@ -24,7 +24,7 @@ from ._inputs import Scaler
 from ._net import MaskedAutoencoderNet, warmup_constant
 from ._sources import ArraySource, DeviceRows, ScaledRows, fits_on_device, sample_rows
 
-AUTO_EPOCHS_MIN, AUTO_EPOCHS_MAX = 20, 500  # passes at least, epochs at most
+AUTO_EPOCHS_MAX = 500  # epochs at most
 PARTIAL_WARMUP = 100  # optimiser steps of linear warm-up in partial_fit
 PREPARE_ROWS = 4096  # samples a module's ``prepare`` sees
 
@@ -142,10 +142,11 @@ def steps_per_epoch(n_batches: int, epoch_steps: int = 1) -> int:
     return max(n_batches, epoch_steps)
 
 
-def auto_epochs(n_batches: int, epoch_steps: int = 1, target_steps: int = 500) -> int:
-    """Epochs for about ``target_steps`` optimiser steps and at least 20 passes over the
-    data, at most 500 epochs."""
-    steps = max(target_steps, AUTO_EPOCHS_MIN * n_batches)
+def auto_epochs(n_batches: int, epoch_steps: int = 1, target_steps: int = 500,
+                min_passes: int = 20) -> int:
+    """Epochs for about ``target_steps`` optimiser steps and at least ``min_passes`` passes
+    over the data, at most 500 epochs."""
+    steps = max(target_steps, min_passes * n_batches)
     return min(AUTO_EPOCHS_MAX, math.ceil(steps / steps_per_epoch(n_batches, epoch_steps)))
 
 

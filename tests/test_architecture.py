@@ -118,6 +118,27 @@ def test_auto_epochs_aim_at_500_steps():
     assert table["max_epochs"] == 20  # 32 batches a pass: at least 20 passes
 
 
+def test_the_imputers_conv_aims_at_750_small_steps():
+    """The imputer's own "auto" settings for images: more, smaller steps, a smaller latent
+    and no floor of 20 passes; its tables train as the feature model's."""
+    big = np.zeros((8000, 784))
+    imputer = MaskedAutoencoderImputer()
+    architecture = imputer._resolve_architecture(_layout(big))
+    assert architecture.name == "conv"
+    images = imputer._resolve_training(architecture, _layout(big), 8000)
+    assert (images["batch_size"], images["latent_dim"], images["max_epochs"]) == (32, 128, 3)
+    digits = imputer._resolve_training(architecture, _layout(big[:, :64]), 1347)
+    assert digits["max_epochs"] == 18  # 43 batches a pass: 774 steps
+    huge = imputer._resolve_training(architecture, _layout(big), 10**6)
+    assert huge["max_epochs"] == 1  # at least one pass
+    table = imputer._resolve_training(imputer._resolve_architecture(_layout(big[:, :5])),
+                                      _layout(big[:, :5]), 300)
+    assert table == MaskedAutoencoder(consistency=0.0, noise=None)._resolve_training(
+        ARCHITECTURES["mlp"], _layout(big[:, :5]), 300)
+    assert MaskedAutoencoder()._resolve_training(
+        ARCHITECTURES["conv"], _layout(big), 8000)["batch_size"] == 128
+
+
 def test_an_epoch_of_a_small_table_is_counted_in_steps():
     """The mlp's epochs are at least 25 optimiser steps, drawn from reshuffled passes; the
     learning-rate schedule spans them all; partial_fit still makes one pass a call."""

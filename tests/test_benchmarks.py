@@ -41,6 +41,10 @@ def test_denoising_benchmark_quick_mode(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     digits = (tmp_path / "denoising-digits-quick.md").read_text()
     assert "3x3 median filter" in digits and "noise='salt_pepper'" in digits
+    fills = json.loads((tmp_path / "denoising-digits-quick.json").read_text())["fill"]
+    assert [row["system"] for row in fills][-1] == (
+        "MaskedAutoencoderImputer(), trained with 30% missing")
+    assert all(0 < row["mse"] < 1 for row in fills)
     photos = json.loads((tmp_path / "denoising-photos-quick.json").read_text())["photos"]
     assert {row["system"] for row in photos} >= {"KNNImputer(5)", "MaskedAutoencoder().inpaint"}
 

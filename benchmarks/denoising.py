@@ -174,8 +174,9 @@ def fill_rows(X_train, X_test, epochs, train_missing: float = 0.0) -> list:
     hidden = np.broadcast_to(np.random.default_rng(1).random(
         (len(X_test), 1, *X_test.shape[2:])) < 0.5, X_test.shape)
     with_holes = np.where(hidden, np.nan, X_test).astype(np.float32)
-    train_holes = np.random.default_rng(2).random(X_train.shape) < train_missing
-    X_train_missing = np.where(train_holes, np.nan, X_train).astype(np.float32)
+    X_train_missing = X_train if not train_missing else np.where(
+        np.random.default_rng(2).random(X_train.shape) < train_missing, np.nan, X_train
+    ).astype(np.float32)
     rows = []
 
     def timed(system, fill):

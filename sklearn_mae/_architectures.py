@@ -91,7 +91,7 @@ ARCHITECTURES: dict[str, Architecture] = {
 # MNIST-10k, 50% of the pixels, MSE 0.0080-0.0083 in 750 steps of 32 images against 0.0118
 # in 250 of 128 for the same time; a latent of 128 values (no clustering to serve) fills as
 # well at less cost; about 750 steps with no floor of passes keeps a fit in seconds as the
-# data grows (benchmarks/results/defaults.md, "The imputer on images").
+# data grows (benchmarks/results/defaults.md, "More, smaller steps on images").
 IMPUTER_ARCHITECTURES: dict[str, Architecture] = {
     **ARCHITECTURES,
     "conv": replace(ARCHITECTURES["conv"], latent_dim=128, batch_size=32, auto_steps=750,

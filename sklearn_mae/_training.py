@@ -142,8 +142,7 @@ def steps_per_epoch(n_batches: int, epoch_steps: int = 1) -> int:
     return max(n_batches, epoch_steps)
 
 
-def auto_epochs(n_batches: int, epoch_steps: int = 1, target_steps: int = 500,
-                min_passes: int = 20) -> int:
+def auto_epochs(n_batches: int, epoch_steps: int, target_steps: int, min_passes: int) -> int:
     """Epochs for about ``target_steps`` optimiser steps and at least ``min_passes`` passes
     over the data, at most 500 epochs."""
     steps = max(target_steps, min_passes * n_batches)

@@ -157,6 +157,18 @@ FOREST = "MissForest-style"
 TABLES = (load_wine, load_breast_cancer, load_diabetes)
 
 
+def print_row(row: dict, digits: int = 3) -> None:
+    """A table's row on one line, as soon as it is measured."""
+    print("  " + ", ".join(f"{k}={v:.{digits}f}" if isinstance(v, float) else str(v)
+                           for k, v in row.items()), flush=True)
+
+
+def mean_row(rows: list[dict], label: str = "dataset") -> dict:
+    """The mean of every column of ``rows`` but ``label``, labelled "mean"."""
+    return {label: "mean", **{key: float(np.mean([r[key] for r in rows]))
+                              for key in rows[0] if key != label}}
+
+
 def tabular_systems(args) -> dict:
     """The imputers compared, each a function making a fresh one."""
     systems = {
@@ -200,12 +212,8 @@ def tabular_rows(args) -> list[dict]:
                 row["ours / best"] = row[OURS] / row["best baseline"]
                 row["time / Iterative"] = row[OURS + " s"] / row["IterativeImputer s"]
                 rows.append(row)
-                print("  " + ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else str(v)
-                                       for k, v in row.items()), flush=True)
-    mean = {"dataset": "mean"}
-    for key in rows[0]:
-        if key != "dataset":
-            mean[key] = float(np.mean([r[key] for r in rows]))
+                print_row(row)
+    mean = mean_row(rows)
     mean["wins"] = sum(r[OURS] <= r["best baseline"] for r in rows)
     rows.append(mean)
     return rows
@@ -255,8 +263,7 @@ def utility_rows(args) -> list[dict]:
             row["standard error"] = float(per_draw.std(ddof=1) / np.sqrt(len(per_draw)))
             row["per draw"] = " / ".join(f"{d:+.4f}" for d in per_draw)
             rows.append(row)
-            print("  " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else str(v)
-                                   for k, v in row.items()), flush=True)
+            print_row(row, digits=4)
     return rows
 
 

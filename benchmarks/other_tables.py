@@ -31,17 +31,17 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_mae import MaskedAutoencoderImputer
 from sklearn_mae.evaluation import missing_mask
 
+from common import add_common_args, markdown_table, write_results
 from inpainting import (
     FOREST,
     OURS,
     add_table_args,
     hidden_mse,
+    print_row,
     set_up_tables,
     tabular_systems,
     with_nan,
 )
-
-from common import add_common_args, markdown_table, write_results
 
 NO_GAUSSIAN = "ours, no Gaussian"
 
@@ -80,8 +80,7 @@ def rows(args) -> list[dict]:
                 row[system] = float(np.sqrt(hidden_mse(filled, X, hidden)))
             row["ours / best"] = row[OURS] / min(row[n] for n in baselines)
             out.append(row)
-            print("  " + ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else v
-                                   for k, v in row.items()), flush=True)
+            print_row(row)
     return out
 
 

@@ -17,6 +17,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
     ("inpainting.py", "inpainting-quick"),
     ("other_tables.py", "other-tables-quick"),
     ("vit.py", "vit-quick"),
+    ("imputer_variants.py", "imputer-variants-quick"),
 ])
 def test_benchmark_quick_mode(script, table, mnist_dir, tmp_path):
     result = subprocess.run(

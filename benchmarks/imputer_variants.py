@@ -1,0 +1,244 @@
+"""Variants of MaskedAutoencoderImputer's tabular defaults on the 18 cells of inpainting.py.
+
+    python benchmarks/imputer_variants.py defaults steps=75 steps=75,lr=0.02 init=identity
+    python benchmarks/imputer_variants.py --quick
+
+A variant is ``defaults`` or comma-separated changes to the mlp's "auto" settings
+(``sklearn_mae._architectures.IMPUTER_ARCHITECTURES["mlp"]``): ``steps`` (optimiser steps),
+``lr``, ``batch`` (batch size), ``width``, ``latent`` and ``init=identity`` (the encoder's
+and decoder's linear paths start as the identity on the Gaussian's fill and the MLPs' last
+layers at zero, so a fit starts from the Gaussian's conditional mean). Every variant fills
+the same 18 cells as ``inpainting.py`` (wine, breast cancer, diabetes; MCAR, MAR, MNAR; 20%
+and 50%; ``missing_mask`` seed 0) with ``random_state=0``. Reported per cell: RMSE over the
+best of KNNImputer, IterativeImputer and the MissForest-style imputer, and fit+transform
+seconds over IterativeImputer's, every system timed in this process, one after another.
+``--stored-baselines`` takes the best baseline's RMSE from ``results/inpainting.json``
+instead of refitting the slow MissForest-style imputer (IterativeImputer is still timed).
+
+``--floor`` also times a plain loop (no skorch) of training steps on wine: the defaults'
+module, the same without the Gaussian, and a two-layer MLP of the same sizes with nothing
+else (one fused input layer, ReLU, no LayerNorm), the least a step of this size costs in
+eager PyTorch on this CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+
+import numpy as np
+import torch
+from sklearn.datasets import load_wine
+from sklearn.preprocessing import StandardScaler
+from sklearn_mae import MaskedAutoencoderImputer
+from sklearn_mae._architectures import IMPUTER_ARCHITECTURES
+from sklearn_mae._modules import MLPAutoencoder
+from sklearn_mae.evaluation import missing_mask
+from torch import nn
+
+from common import RESULTS, add_common_args, markdown_table, write_results
+from inpainting import (
+    FOREST,
+    TABLES,
+    add_table_args,
+    hidden_mse,
+    mean_row,
+    print_row,
+    set_up_tables,
+    tabular_systems,
+    with_nan,
+)
+
+FIELDS = {"steps": ("auto_steps", int), "lr": ("lr", float), "batch": ("batch_size", int),
+          "latent": ("latent_dim", int)}
+
+
+class IdentityStart(MLPAutoencoder):
+    """The mlp whose output starts as the Gaussian's conditional mean (``init=identity``)."""
+
+    def __init__(self, sample_shape, latent_dim, width, gaussian=True):
+        super().__init__(sample_shape, latent_dim, width, gaussian)
+        d = self.decoder.linear.out_features
+        with torch.no_grad():
+            for part in (self.encoder, self.decoder):
+                part.linear.weight.zero_()
+                part.linear.bias.zero_()
+                part.mlp[-1].weight.zero_()
+                part.mlp[-1].bias.zero_()
+            self.encoder.linear.weight[:d, :d] = torch.eye(d)  # z[:d] = the filled row
+            self.decoder.linear.weight[:, :d] = torch.eye(d)
+
+
+def parse_variant(text: str) -> tuple[dict, dict]:
+    """``(architecture fields, estimator params)`` of a variant's text."""
+    if text == "defaults":
+        return {}, {}
+    fields, params = {}, {}
+    for item in text.split(","):
+        key, _, value = item.partition("=")
+        if key in FIELDS:
+            name, kind = FIELDS[key]
+            fields[name] = kind(value)
+        elif key == "width":
+            params["width"] = int(value)
+        elif key == "init" and value == "identity":
+            fields["module"] = IdentityStart
+        else:
+            raise SystemExit(f"unknown variant setting {item!r} in {text!r}")
+    return fields, params
+
+
+def cells(quick: bool):
+    """``(name, X, hidden)`` for every table, mechanism and rate of ``inpainting.py``."""
+    for loader in TABLES[:1] if quick else TABLES:
+        X = StandardScaler().fit_transform(loader().data)
+        for mechanism in ("mcar",) if quick else ("mcar", "mar", "mnar"):
+            for rate in (0.2, 0.5):
+                yield (f"{loader.__name__[5:]} {mechanism.upper()} {rate:.0%}", X,
+                       missing_mask(X, rate, mechanism, seed=0))
+
+
+def timed_rmse(make, X, hidden) -> tuple[float, float]:
+    start = time.perf_counter()
+    filled = make().fit_transform(with_nan(X, hidden))
+    seconds = time.perf_counter() - start
+    return float(np.sqrt(hidden_mse(filled, X, hidden))), seconds
+
+
+def variant_rows(args) -> list[dict]:
+    systems = tabular_systems(args)
+    baselines = {name: systems[name] for name in ("KNNImputer(5)", "IterativeImputer", FOREST)
+                 if name in systems}
+    stored = {}
+    if args.stored_baselines:
+        baselines = {"IterativeImputer": systems["IterativeImputer"]}
+        stored = {row["dataset"]: row["best baseline"]
+                  for row in json.loads((RESULTS / "inpainting.json").read_text())["tabular"]}
+    variants = {}
+    for text in args.variants:
+        fields, params = parse_variant(text)
+        if args.quick:
+            fields.setdefault("auto_steps", 10)
+        architecture = replace(IMPUTER_ARCHITECTURES["mlp"], **fields)
+        variants[text] = (lambda a=architecture, p=params:
+                          MaskedAutoencoderImputer(architecture=a, random_state=0, **p))
+    rows = []
+    first = True
+    for name, X, hidden in cells(args.quick):
+        if first:  # one untimed fit of each: a process's first kernels and imports
+            for make in (*baselines.values(), *variants.values()):
+                timed_rmse(make, X, hidden)
+            first = False
+        row = {"dataset": name}
+        rmse = {key: timed_rmse(make, X, hidden) for key, make in baselines.items()}
+        row["best baseline"] = stored.get(name) or min(r for r, _ in rmse.values())
+        iterative_s = rmse["IterativeImputer"][1]
+        row["IterativeImputer s"] = iterative_s
+        for text, make in variants.items():
+            value, seconds = timed_rmse(make, X, hidden)
+            row[text] = value / row["best baseline"]
+            row[text + " time"] = seconds / iterative_s
+        rows.append(row)
+        print_row(row)
+    summary = mean_row(rows)
+    summary.update({f"{text} wins": sum(r[text] <= 1 for r in rows) for text in variants})
+    summary.update({f"{text} over 3x": sum(r[text + " time"] > 3 for r in rows)
+                    for text in variants})
+    rows.append(summary)
+    return rows
+
+
+def step_floor(steps: int = 100, warmup: int = 20) -> dict:
+    """Milliseconds a training step takes in a plain loop on wine (no skorch): the
+    defaults' module, without its Gaussian, and a bare two-layer MLP of the same sizes."""
+    X = torch.tensor(StandardScaler().fit_transform(load_wine().data), dtype=torch.float32)
+    n, d = X.shape
+    spec = IMPUTER_ARCHITECTURES["mlp"]
+    hidden, latent = 8 * 16, spec.latent_dim
+
+    class BareMLP(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encode_in = nn.Linear(2 * d, hidden + latent)  # hidden and linear path
+            self.encode_out = nn.Linear(hidden, latent)
+            self.decode_in = nn.Linear(latent, hidden + d)
+            self.decode_out = nn.Linear(hidden, d)
+
+        def loss(self, x, visible):
+            a, z = self.encode_in(torch.cat([x * visible, visible.float()], 1)).split(
+                [hidden, latent], 1)
+            a, out = self.decode_in(z + self.encode_out(torch.relu(a))).split([hidden, d], 1)
+            error = (out + self.decode_out(torch.relu(a)) - x) ** 2 * ~visible
+            return error.sum() / (~visible).sum()
+
+    def module(gaussian):
+        m = MLPAutoencoder((d,), latent, 16, gaussian=gaussian)
+        m.prepare(X)
+        return m
+
+    def loop(model, loss):
+        optimizer = torch.optim.AdamW(model.parameters(), lr=spec.lr, fused=True)
+        generator = torch.Generator().manual_seed(0)
+        for i in range(warmup + steps):
+            if i == warmup:
+                start = time.perf_counter()
+            visible = torch.rand(n, d, generator=generator) > spec.mask_ratio
+            optimizer.zero_grad(set_to_none=True)
+            loss(model, visible).backward()
+            optimizer.step()
+        return (time.perf_counter() - start) / steps * 1e3
+
+    def module_loss(m, visible):
+        return m.training_loss(X, visible, ~visible)[0]
+
+    return {"module": loop(module(True), module_loss),
+            "module, no Gaussian": loop(module(False), module_loss),
+            "bare MLP": loop(BareMLP(), lambda m, visible: m.loss(X, visible))}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_common_args(parser)
+    add_table_args(parser)
+    parser.add_argument("variants", nargs="*", default=["defaults"],
+                        help="'defaults' or changes such as steps=75,lr=0.02 (see above)")
+    parser.add_argument("--stored-baselines", action="store_true",
+                        help="best baseline RMSE from results/inpainting.json")
+    parser.add_argument("--floor", action="store_true",
+                        help="also time a plain loop of training steps on wine")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.no_forest = True
+    set_up_tables(args)
+    rows = variant_rows(args)
+    columns = [("dataset", "data, mechanism, missing", "s"),
+               ("best baseline", "best baseline RMSE", ".3f"),
+               ("IterativeImputer s", "IterativeImputer s", ".2f")]
+    for text in args.variants:
+        columns += [(text, f"{text}: RMSE / best", ".3f"),
+                    (text + " time", f"{text}: s / Iterative", ".1f")]
+    command = "python benchmarks/imputer_variants.py " + " ".join(
+        [*args.variants, f"--threads {args.threads}"]
+        + (["--stored-baselines"] if args.stored_baselines else []))
+    summary = rows[-1]
+    text = (f"### Imputer variants on the tables of inpainting.py\n\n`{command}`\n\n"
+            + "\n".join(f"- {v}: mean RMSE / best {summary[v]:.4f}, "
+                        f"{summary[v + ' wins']} of {len(rows) - 1} cells at or below the "
+                        f"best baseline, {summary[v + ' over 3x']} over 3x IterativeImputer's "
+                        "time" for v in args.variants)
+            + "\n\n" + markdown_table(rows, columns))
+    payload = {"variants": rows}
+    if args.floor:
+        floor = step_floor()
+        payload["step ms"] = floor
+        text += ("\n\nA training step in a plain loop on wine (178 rows), ms: "
+                 + ", ".join(f"{k} {v:.2f}" for k, v in floor.items()))
+    print("\n" + text)
+    write_results(args.out, "imputer-variants" + ("-quick" if args.quick else ""), text,
+                  payload)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,7 @@
 """Variants of MaskedAutoencoderImputer's tabular defaults on the 18 cells of inpainting.py.
 
     python benchmarks/imputer_variants.py defaults steps=75 steps=75,lr=0.02 init=identity
+    python benchmarks/imputer_variants.py --floor
     python benchmarks/imputer_variants.py --quick
 
 A variant is ``defaults`` or comma-separated changes to the mlp's "auto" settings
@@ -15,11 +16,11 @@ seconds over IterativeImputer's, every system timed in this process, one after a
 ``--stored-baselines`` takes the best baseline's RMSE from ``results/inpainting.json``
 instead of refitting the slow MissForest-style imputer (IterativeImputer is still timed).
 
-``--floor`` also times a plain loop (no skorch) of training steps on wine: the defaults'
-module, the same without the Gaussian, and a two-layer MLP of the same sizes with nothing
-else (one fused input layer, ReLU, no LayerNorm), the least a step of this size costs in
-eager PyTorch on this CPU; and the Gaussian's conditional mean for 25 steps' rows, solved a
-step at a time or all at once.
+``--floor`` times the pieces instead: a plain loop (no skorch) of training steps on wine of
+the defaults' module, of the same without the Gaussian and of a two-layer MLP of the same
+sizes with nothing else (one fused input layer, ReLU, no LayerNorm), the least a step of
+this size costs in eager PyTorch on this CPU; and the Gaussian's conditional mean for 25
+steps' rows of wine and breast cancer, solved a step at a time or all at once.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from dataclasses import replace
 
 import numpy as np
 import torch
-from sklearn.datasets import load_wine
+from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.preprocessing import StandardScaler
 from sklearn_mae import MaskedAutoencoderImputer
 from sklearn_mae._architectures import IMPUTER_ARCHITECTURES
@@ -151,13 +152,24 @@ def variant_rows(args) -> list[dict]:
     return rows
 
 
-def step_floor(steps: int = 100, warmup: int = 20) -> dict:
-    """Milliseconds a training step takes in a plain loop on wine (no skorch): the
-    defaults' module, without its Gaussian, and a bare two-layer MLP of the same sizes."""
-    X = torch.tensor(StandardScaler().fit_transform(load_wine().data), dtype=torch.float32)
-    n, d = X.shape
+def step_floor(steps: int = 100, warmup: int = 20, rounds: int = 5) -> dict:
+    """Milliseconds, medians of ``rounds`` taking turns: a training step in a plain loop on
+    wine (no skorch) of the defaults' module, of the module without its Gaussian and of a
+    bare two-layer MLP of the same sizes; and the Gaussian's conditional mean for 25 steps'
+    rows of wine and of breast cancer, solved a step at a time or all at once."""
     spec = IMPUTER_ARCHITECTURES["mlp"]
     hidden, latent = 8 * 16, spec.latent_dim
+
+    def scaled(loader):
+        return torch.tensor(StandardScaler().fit_transform(loader().data), dtype=torch.float32)
+
+    def module(X, gaussian=True):
+        m = MLPAutoencoder(tuple(X.shape[1:]), latent, 16, gaussian=gaussian)
+        m.prepare(X)
+        return m
+
+    X = scaled(load_wine)
+    n, d = X.shape
 
     class BareMLP(nn.Module):
         def __init__(self):
@@ -167,19 +179,14 @@ def step_floor(steps: int = 100, warmup: int = 20) -> dict:
             self.decode_in = nn.Linear(latent, hidden + d)
             self.decode_out = nn.Linear(hidden, d)
 
-        def loss(self, x, visible):
+        def training_loss(self, x, visible, scored):
             a, z = self.encode_in(torch.cat([x * visible, visible.float()], 1)).split(
                 [hidden, latent], 1)
             a, out = self.decode_in(z + self.encode_out(torch.relu(a))).split([hidden, d], 1)
-            error = (out + self.decode_out(torch.relu(a)) - x) ** 2 * ~visible
-            return error.sum() / (~visible).sum()
+            error = (out + self.decode_out(torch.relu(a)) - x) ** 2 * scored
+            return error.sum() / scored.sum(), z
 
-    def module(gaussian):
-        m = MLPAutoencoder((d,), latent, 16, gaussian=gaussian)
-        m.prepare(X)
-        return m
-
-    def loop(model, loss):
+    def loop(model):
         optimizer = torch.optim.AdamW(model.parameters(), lr=spec.lr, fused=True)
         generator = torch.Generator().manual_seed(0)
         for i in range(warmup + steps):
@@ -187,30 +194,36 @@ def step_floor(steps: int = 100, warmup: int = 20) -> dict:
                 start = time.perf_counter()
             visible = torch.rand(n, d, generator=generator) > spec.mask_ratio
             optimizer.zero_grad(set_to_none=True)
-            loss(model, visible).backward()
+            model.training_loss(X, visible, ~visible)[0].backward()
             optimizer.step()
         return (time.perf_counter() - start) / steps * 1e3
 
-    def module_loss(m, visible):
-        return m.training_loss(X, visible, ~visible)[0]
-
-    def conditional(batches):
-        """The Gaussian's conditional mean for 25 steps' rows, in ``batches`` solves."""
-        m = module(True)
-        rows = X[torch.randint(0, n, (25 * n,), generator=torch.Generator().manual_seed(0))]
+    def conditional(m, table, batches, batch_size):
+        rows = table[torch.randint(0, len(table), (25 * batch_size,),
+                                   generator=torch.Generator().manual_seed(0))]
         visible = torch.rand(rows.shape, generator=torch.Generator().manual_seed(1)) > 0.2
-        for _ in range(3):
-            m._filled(rows[:n], visible[:n])
         start = time.perf_counter()
         for chunk, seen in zip(rows.chunk(batches), visible.chunk(batches), strict=True):
             m._filled(chunk, seen)
         return (time.perf_counter() - start) / 25 * 1e3
 
-    return {"module": loop(module(True), module_loss),
-            "module, no Gaussian": loop(module(False), module_loss),
-            "bare MLP": loop(BareMLP(), lambda m, visible: m.loss(X, visible)),
-            "conditional mean, a solve a step": conditional(25),
-            "conditional mean, one solve for 25 steps": conditional(1)}
+    timings = {"step: module": lambda: loop(module(X)),
+               "step: module, no Gaussian": lambda: loop(module(X, gaussian=False)),
+               "step: bare MLP": lambda: loop(BareMLP())}
+    for loader in (load_wine, load_breast_cancer):
+        table = scaled(loader)
+        m, size = module(table), min(len(table), spec.batch_size)
+        name = loader.__name__[5:]
+        conditional(m, table, 25, size)  # first calls
+        timings[f"conditional mean, {name}: a solve a step"] = (
+            lambda m=m, t=table, s=size: conditional(m, t, 25, s))
+        timings[f"conditional mean, {name}: one solve for 25 steps"] = (
+            lambda m=m, t=table, s=size: conditional(m, t, 1, s))
+    measured = {key: [] for key in timings}
+    for _ in range(rounds):
+        for key, run in timings.items():
+            measured[key].append(run())
+    return {key: float(np.median(values)) for key, values in measured.items()}
 
 
 def main(argv=None) -> None:
@@ -222,11 +235,22 @@ def main(argv=None) -> None:
     parser.add_argument("--stored-baselines", action="store_true",
                         help="best baseline RMSE from results/inpainting.json")
     parser.add_argument("--floor", action="store_true",
-                        help="also time a plain loop of training steps on wine")
+                        help="time the training step and the conditional mean instead")
     args = parser.parse_args(argv)
     if args.quick:
         args.no_forest = True
     set_up_tables(args)
+    if args.floor:
+        floor = step_floor(steps=10, rounds=1) if args.quick else step_floor()
+        text = (f"### The imputer's training step, in pieces\n\n"
+                f"`python benchmarks/imputer_variants.py --floor --threads {args.threads}`; "
+                "milliseconds, medians of 5 rounds taking turns\n\n"
+                + markdown_table([{"what": k, "ms": v} for k, v in floor.items()],
+                                 [("what", "what", "s"), ("ms", "ms", ".2f")]))
+        print("\n" + text)
+        write_results(args.out, "imputer-step-floor" + ("-quick" if args.quick else ""),
+                      text, {"ms": floor})
+        return
     rows = variant_rows(args)
     columns = [("dataset", "data, mechanism, missing", "s"),
                ("best baseline", "best baseline RMSE", ".3f"),
@@ -244,15 +268,9 @@ def main(argv=None) -> None:
                         f"best baseline, {summary[v + ' over 3x']} over 3x IterativeImputer's "
                         "time" for v in args.variants)
             + "\n\n" + markdown_table(rows, columns))
-    payload = {"variants": rows}
-    if args.floor:
-        floor = step_floor()
-        payload["step ms"] = floor
-        text += ("\n\nA training step in a plain loop on wine (178 rows), ms: "
-                 + ", ".join(f"{k} {v:.2f}" for k, v in floor.items()))
     print("\n" + text)
     write_results(args.out, "imputer-variants" + ("-quick" if args.quick else ""), text,
-                  payload)
+                  {"variants": rows})
 
 
 if __name__ == "__main__":

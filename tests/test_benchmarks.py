@@ -71,3 +71,16 @@ def test_neighbour_mean_and_noise_helpers():
     assert noisy.dtype == np.float32 and abs((noisy != 0.5).mean() - 0.2) < 0.02
     gauss = add_noise(np.full((100, 64), 0.5), "gaussian", 0.2)
     assert 0 <= gauss.min() and gauss.max() <= 1 and 0.15 < gauss.std() < 0.21
+
+
+@pytest.mark.slow
+def test_imputer_step_floor_quick_mode(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "imputer_variants.py"), "--floor", "--quick",
+         "--threads", "1", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    timings = json.loads((tmp_path / "imputer-step-floor-quick.json").read_text())["ms"]
+    assert {"step: module", "step: bare MLP"} <= set(timings)
+    assert all(value > 0 for value in timings.values())

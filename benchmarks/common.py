@@ -148,6 +148,18 @@ def markdown_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str
     return "\n".join(lines)
 
 
+def print_row(row: dict, digits: int = 3) -> None:
+    """A table's row on one line, as soon as it is measured."""
+    print("  " + ", ".join(f"{k}={v:.{digits}f}" if isinstance(v, float) else str(v)
+                           for k, v in row.items()), flush=True)
+
+
+def mean_row(rows: list[dict], label: str = "dataset") -> dict:
+    """The mean of every column of ``rows`` but ``label``, labelled "mean"."""
+    return {label: "mean", **{key: float(np.mean([r[key] for r in rows]))
+                              for key in rows[0] if key != label}}
+
+
 def write_results(out: str, name: str, text: str, payload: dict) -> None:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

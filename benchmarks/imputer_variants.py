@@ -40,14 +40,19 @@ from sklearn_mae._modules import MLPAutoencoder
 from sklearn_mae.evaluation import missing_mask
 from torch import nn
 
-from common import RESULTS, add_common_args, markdown_table, write_results
+from common import (
+    RESULTS,
+    add_common_args,
+    hidden_mse,
+    markdown_table,
+    mean_row,
+    print_row,
+    write_results,
+)
 from inpainting import (
     FOREST,
     TABLES,
     add_table_args,
-    hidden_mse,
-    mean_row,
-    print_row,
     set_up_tables,
     tabular_systems,
     with_nan,

@@ -48,6 +48,8 @@ from common import (
     inpainting_mask,
     load,
     markdown_table,
+    mean_row,
+    print_row,
     write_results,
 )
 
@@ -155,18 +157,6 @@ def mnist_rows(args) -> list[dict]:
 OURS = "MaskedAutoencoderImputer()"
 FOREST = "MissForest-style"
 TABLES = (load_wine, load_breast_cancer, load_diabetes)
-
-
-def print_row(row: dict, digits: int = 3) -> None:
-    """A table's row on one line, as soon as it is measured."""
-    print("  " + ", ".join(f"{k}={v:.{digits}f}" if isinstance(v, float) else str(v)
-                           for k, v in row.items()), flush=True)
-
-
-def mean_row(rows: list[dict], label: str = "dataset") -> dict:
-    """The mean of every column of ``rows`` but ``label``, labelled "mean"."""
-    return {label: "mean", **{key: float(np.mean([r[key] for r in rows]))
-                              for key in rows[0] if key != label}}
 
 
 def tabular_systems(args) -> dict:

@@ -31,13 +31,12 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_mae import MaskedAutoencoderImputer
 from sklearn_mae.evaluation import missing_mask
 
-from common import add_common_args, markdown_table, write_results
+from common import add_common_args, markdown_table, print_row, write_results
 from inpainting import (
     FOREST,
     OURS,
     add_table_args,
     hidden_mse,
-    print_row,
     set_up_tables,
     tabular_systems,
     with_nan,

@@ -131,13 +131,11 @@ def variant_rows(args) -> list[dict]:
         architecture = replace(IMPUTER_ARCHITECTURES["mlp"], **fields)
         variants[text] = (lambda a=architecture, p=params:
                           MaskedAutoencoderImputer(architecture=a, random_state=0, **p))
+    settings = list(cells(args.quick))
+    for make in (*baselines.values(), *variants.values()):  # untimed: a process's first
+        timed_rmse(make, *settings[0][1:])                    # kernels and imports
     rows = []
-    first = True
-    for name, X, hidden in cells(args.quick):
-        if first:  # one untimed fit of each: a process's first kernels and imports
-            for make in (*baselines.values(), *variants.values()):
-                timed_rmse(make, X, hidden)
-            first = False
+    for name, X, hidden in settings:
         row = {"dataset": name}
         rmse = {key: timed_rmse(make, X, hidden) for key, make in baselines.items()}
         row["best baseline"] = stored.get(name) or min(r for r, _ in rmse.values())

@@ -37,13 +37,11 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_mae import MaskedAutoencoderImputer
 from sklearn_mae._architectures import IMPUTER_ARCHITECTURES
 from sklearn_mae._modules import MLPAutoencoder
-from sklearn_mae.evaluation import missing_mask
 from torch import nn
 
 from common import (
     RESULTS,
     add_common_args,
-    hidden_mse,
     markdown_table,
     mean_row,
     print_row,
@@ -54,8 +52,10 @@ from inpainting import (
     TABLES,
     add_table_args,
     set_up_tables,
+    table_settings,
     tabular_systems,
-    with_nan,
+    timed_fill,
+    warm_up,
 )
 
 FIELDS = {"steps": ("auto_steps", int), "lr": ("lr", float), "batch": ("batch_size", int),
@@ -97,23 +97,6 @@ def parse_variant(text: str) -> tuple[dict, dict]:
     return fields, params
 
 
-def cells(quick: bool):
-    """``(name, X, hidden)`` for every table, mechanism and rate of ``inpainting.py``."""
-    for loader in TABLES[:1] if quick else TABLES:
-        X = StandardScaler().fit_transform(loader().data)
-        for mechanism in ("mcar",) if quick else ("mcar", "mar", "mnar"):
-            for rate in (0.2, 0.5):
-                yield (f"{loader.__name__[5:]} {mechanism.upper()} {rate:.0%}", X,
-                       missing_mask(X, rate, mechanism, seed=0))
-
-
-def timed_rmse(make, X, hidden) -> tuple[float, float]:
-    start = time.perf_counter()
-    filled = make().fit_transform(with_nan(X, hidden))
-    seconds = time.perf_counter() - start
-    return float(np.sqrt(hidden_mse(filled, X, hidden))), seconds
-
-
 def variant_rows(args) -> list[dict]:
     systems = tabular_systems(args)
     baselines = {name: systems[name] for name in ("KNNImputer(5)", "IterativeImputer", FOREST)
@@ -131,18 +114,17 @@ def variant_rows(args) -> list[dict]:
         architecture = replace(IMPUTER_ARCHITECTURES["mlp"], **fields)
         variants[text] = (lambda a=architecture, p=params:
                           MaskedAutoencoderImputer(architecture=a, random_state=0, **p))
-    settings = list(cells(args.quick))
-    for make in (*baselines.values(), *variants.values()):  # untimed: a process's first
-        timed_rmse(make, *settings[0][1:])                    # kernels and imports
+    warm_up([*baselines.values(), *variants.values()])
+    settings = table_settings(TABLES[:1], ("mcar",)) if args.quick else table_settings()
     rows = []
     for name, X, hidden in settings:
         row = {"dataset": name}
-        rmse = {key: timed_rmse(make, X, hidden) for key, make in baselines.items()}
+        rmse = {key: timed_fill(make, X, hidden) for key, make in baselines.items()}
         row["best baseline"] = stored.get(name) or min(r for r, _ in rmse.values())
         iterative_s = rmse["IterativeImputer"][1]
         row["IterativeImputer s"] = iterative_s
         for text, make in variants.items():
-            value, seconds = timed_rmse(make, X, hidden)
+            value, seconds = timed_fill(make, X, hidden)
             row[text] = value / row["best baseline"]
             row[text + " time"] = seconds / iterative_s
         rows.append(row)

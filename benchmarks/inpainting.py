@@ -176,33 +176,49 @@ def tabular_systems(args) -> dict:
     return systems
 
 
+def table_settings(tables=TABLES, mechanisms=("mcar", "mar", "mnar")):
+    """``(name, X, hidden)``: each standardised table under each missingness mechanism with
+    20% and 50% of its entries hidden (``missing_mask`` seed 0)."""
+    for loader in tables:
+        X = StandardScaler().fit_transform(loader().data)
+        for mechanism in mechanisms:
+            for rate in (0.2, 0.5):
+                yield (f"{loader.__name__[5:]} {mechanism.upper()} {rate:.0%}", X,
+                       missing_mask(X, rate, mechanism, seed=0))
+
+
+def warm_up(makers) -> None:
+    """One untimed fit of each imputer: costs paid once a process (torch's first kernels,
+    lazy imports) would otherwise land on the first table's row alone."""
+    warm = StandardScaler().fit_transform(load_wine().data)
+    warm = with_nan(warm, missing_mask(warm, 0.3, "mcar", seed=1))
+    for make in makers:
+        make().fit_transform(warm)
+
+
+def timed_fill(make, X, hidden) -> tuple[float, float]:
+    """``(RMSE on the hidden entries, fit+transform seconds)`` of a fresh imputer."""
+    start = time.perf_counter()
+    filled = make().fit_transform(with_nan(X, hidden))
+    seconds = time.perf_counter() - start
+    return float(np.sqrt(hidden_mse(filled, X, hidden))), seconds
+
+
 def tabular_rows(args) -> list[dict]:
     """RMSE and seconds of every imputer on every table, mechanism and rate."""
     rows = []
     systems = tabular_systems(args)
     baselines = [n for n in systems if n not in (OURS, "SimpleImputer(mean)")]
-    # one untimed fit of each first: costs paid once a process (torch's first kernels,
-    # lazy imports) would otherwise land on the first table's row alone
-    warm = StandardScaler().fit_transform(load_wine().data)
-    warm = with_nan(warm, missing_mask(warm, 0.3, "mcar", seed=1))
-    for make in systems.values():
-        make().fit_transform(warm)
-    for loader in TABLES:
-        X = StandardScaler().fit_transform(loader().data)
-        for mechanism in ("mcar", "mar", "mnar"):
-            for rate in (0.2, 0.5):
-                hidden = missing_mask(X, rate, mechanism, seed=0)
-                row = {"dataset": f"{loader.__name__[5:]} {mechanism.upper()} {rate:.0%}"}
-                for name, make in systems.items():
-                    start = time.perf_counter()
-                    filled = make().fit_transform(with_nan(X, hidden))
-                    row[name + " s"] = time.perf_counter() - start
-                    row[name] = float(np.sqrt(hidden_mse(filled, X, hidden)))
-                row["best baseline"] = min(row[n] for n in baselines)
-                row["ours / best"] = row[OURS] / row["best baseline"]
-                row["time / Iterative"] = row[OURS + " s"] / row["IterativeImputer s"]
-                rows.append(row)
-                print_row(row)
+    warm_up(systems.values())
+    for dataset, X, hidden in table_settings():
+        row = {"dataset": dataset}
+        for name, make in systems.items():
+            row[name], row[name + " s"] = timed_fill(make, X, hidden)
+        row["best baseline"] = min(row[n] for n in baselines)
+        row["ours / best"] = row[OURS] / row["best baseline"]
+        row["time / Iterative"] = row[OURS + " s"] / row["IterativeImputer s"]
+        rows.append(row)
+        print_row(row)
     mean = mean_row(rows)
     mean["wins"] = sum(r[OURS] <= r["best baseline"] for r in rows)
     rows.append(mean)
